@@ -1,0 +1,37 @@
+# The front door: every set-up step lives here so a fresh machine needs only `make demo` / `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+
+.PHONY: install uv demo test lint typecheck pytest bench clean
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+
+install: uv
+	$(UV) sync --frozen --all-packages
+
+demo: install
+	rm -rf .demo
+	$(RUN) python examples/order_demo.py --store .demo/durable.sqlite3
+
+lint: install
+	$(RUN) ruff check packages tests $(wildcard examples)
+	$(RUN) ruff format --check packages tests $(wildcard examples)
+
+typecheck: install
+	$(RUN) mypy $(dir $(wildcard packages/*/src/*/__init__.py))
+
+pytest: install
+	$(RUN) pytest
+
+test: lint typecheck pytest
+
+bench: install
+	$(RUN) python benchmarks/run.py
+
+clean:
+	rm -rf .venv .demo .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,64 @@
+"""Builder style: ``DurableBuilder(handler).with_tracing().with_error_handler(fn).build()``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from durable_core import (
+    DurableBackend,
+    DurableContext,
+    DurableHandler,
+    ExecutionOptions,
+    run_invocation,
+)
+
+__all__ = ["DurableBuilder", "DurableContext"]
+
+
+class DurableBuilder:
+    """Collects options step by step; ``build()`` returns the Lambda handler.
+
+    The handler may be given to the constructor or to ``handler()``. Each ``with_*``
+    returns a new builder, so a configured builder can be shared as a template.
+    """
+
+    def __init__(
+        self, handler: DurableHandler | None = None, options: ExecutionOptions | None = None
+    ) -> None:
+        self._handler = handler
+        self._options = options or ExecutionOptions()
+
+    def _with(self, **changes: Any) -> DurableBuilder:
+        return DurableBuilder(self._handler, dataclasses.replace(self._options, **changes))
+
+    def handler(self, handler: DurableHandler) -> DurableBuilder:
+        return DurableBuilder(handler, self._options)
+
+    def with_tracing(self, enabled: bool = True) -> DurableBuilder:
+        return self._with(tracing=enabled)
+
+    def with_error_handler(self, error_handler: Callable[[Exception], Any]) -> DurableBuilder:
+        return self._with(error_handler=error_handler)
+
+    def with_batch_checkpoints(self, enabled: bool = True) -> DurableBuilder:
+        return self._with(batch_checkpoints=enabled)
+
+    def with_backend(self, backend: DurableBackend) -> DurableBuilder:
+        return self._with(backend=backend)
+
+    def with_logger(self, logger: Any) -> DurableBuilder:
+        return self._with(logger=logger)
+
+    def build(self) -> Callable[[Any, Any], dict[str, Any]]:
+        if self._handler is None:
+            raise TypeError(
+                "DurableBuilder.build() needs a handler: DurableBuilder(fn) or .handler(fn)"
+            )
+        handler, options = self._handler, self._options
+
+        def lambda_handler(event: Any, lambda_context: Any = None) -> dict[str, Any]:
+            return run_invocation(handler, event, lambda_context, options)
+
+        return lambda_handler

@@ -1,0 +1,24 @@
+"""Closure style: ``handler = run(my_workflow)``, the simplest way to write a durable function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durable_core import DurableContext, DurableHandler, ExecutionOptions, run_invocation
+
+__all__ = ["DurableContext", "run"]
+
+
+def run(
+    handler: DurableHandler,
+    *,
+    options: ExecutionOptions | None = None,
+) -> Any:
+    """Wrap ``handler(event, ctx)`` into the Lambda handler ``(event, lambda_context) -> dict``."""
+
+    def lambda_handler(event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        return run_invocation(handler, event, lambda_context, options)
+
+    lambda_handler.__name__ = getattr(handler, "__name__", "lambda_handler")
+    lambda_handler.__doc__ = handler.__doc__
+    return lambda_handler

@@ -1,0 +1,373 @@
+"""``MemoryBackend``: the durable execution service's checkpoint rules, in process.
+
+This is the one implementation of how the service turns ``OperationUpdate``s into
+``Operation``s (the allowed actions per type, the consistency of an id's type, name
+and parent, attempts, timers). Unit tests use it directly; the LocalService of
+``durable-testing`` builds invocations, timers, history and persistence on top of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable_core.backends.base import CheckpointResponse, StatePage
+from durable_core.errors import CheckpointError
+from durable_core.types import (
+    CallbackDetails,
+    ChainedInvokeDetails,
+    ContextDetails,
+    ErrorObject,
+    ExecutionDetails,
+    Operation,
+    OperationAction,
+    OperationStatus,
+    OperationType,
+    OperationUpdate,
+    StepDetails,
+    WaitDetails,
+)
+
+__all__ = ["ExecutionRecord", "MemoryBackend", "OperationChange", "RecordedCall"]
+
+_ALLOWED: dict[OperationType, frozenset[OperationAction]] = {
+    OperationType.EXECUTION: frozenset({OperationAction.SUCCEED, OperationAction.FAIL}),
+    OperationType.STEP: frozenset(
+        {
+            OperationAction.START,
+            OperationAction.SUCCEED,
+            OperationAction.FAIL,
+            OperationAction.RETRY,
+        }
+    ),
+    OperationType.WAIT: frozenset({OperationAction.START, OperationAction.CANCEL}),
+    OperationType.CONTEXT: frozenset(
+        {OperationAction.START, OperationAction.SUCCEED, OperationAction.FAIL}
+    ),
+    OperationType.CALLBACK: frozenset({OperationAction.START, OperationAction.CANCEL}),
+    OperationType.CHAINED_INVOKE: frozenset({OperationAction.START, OperationAction.CANCEL}),
+}
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationChange:
+    """One applied transition: the operation before (None when new) and after."""
+
+    before: Operation | None
+    after: Operation
+    update: OperationUpdate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    """One CheckpointDurableExecution call as the backend received it."""
+
+    execution_arn: str
+    updates: tuple[OperationUpdate, ...]
+
+
+@dataclass
+class ExecutionRecord:
+    """The service-side state of one execution: its operations in creation order."""
+
+    arn: str
+    operations: dict[str, Operation] = field(default_factory=dict)
+    token: str = ""
+    token_seq: int = 0
+
+    @property
+    def execution_operation(self) -> Operation:
+        return next(iter(self.operations.values()))
+
+
+class MemoryBackend:
+    """An in-process durable execution service for one or many executions.
+
+    ``start_execution`` returns the Lambda event of the first invocation;
+    ``invocation_event`` the event of any later one. ``calls`` lists every checkpoint
+    call received, in order, which is what parity and batching tests compare.
+    """
+
+    def __init__(
+        self, clock: Callable[[], dt.datetime] = _utcnow, *, page_size: int = 1000
+    ) -> None:
+        self.clock = clock
+        self.page_size = page_size
+        self.executions: dict[str, ExecutionRecord] = {}
+        self.calls: list[RecordedCall] = []
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+
+    # -- execution lifecycle ------------------------------------------------------
+
+    def start_execution(
+        self, input_value: Any = None, *, name: str | None = None, input_payload: str | None = None
+    ) -> dict[str, Any]:
+        """Create an execution with its EXECUTION operation; returns the first event."""
+        with self._lock:
+            seq = next(self._ids)
+            execution_name = name or f"execution-{seq}"
+            arn = (
+                "arn:aws:lambda:us-east-1:123456789012:function:local:$LATEST"
+                f"/durable-execution/{execution_name}/{secrets.token_hex(8)}"
+            )
+            payload = input_payload if input_payload is not None else json.dumps(input_value)
+            record = ExecutionRecord(arn=arn)
+            record.operations[execution_name] = Operation(
+                id=execution_name,
+                type=OperationType.EXECUTION,
+                status=OperationStatus.STARTED,
+                start_timestamp=self.clock(),
+                execution_details=ExecutionDetails(input_payload=payload),
+            )
+            self.executions[arn] = record
+            return self.invocation_event(arn)
+
+    def invocation_event(self, arn: str) -> dict[str, Any]:
+        """The Lambda event of the next invocation: a fresh token and the first page of state."""
+        with self._lock:
+            record = self._record(arn)
+            self._new_token(record)
+            page = self.get_state(arn, record.token, "")
+            return {
+                "DurableExecutionArn": arn,
+                "CheckpointToken": record.token,
+                "InitialExecutionState": {
+                    "Operations": [op.to_event_json() for op in page.operations],
+                    "NextMarker": page.next_marker or "",
+                },
+            }
+
+    def operations(self, arn: str) -> list[Operation]:
+        with self._lock:
+            return list(self._record(arn).operations.values())
+
+    # -- DurableBackend -----------------------------------------------------------
+
+    def checkpoint(
+        self,
+        execution_arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointResponse:
+        with self._lock:
+            record = self._record(execution_arn)
+            if checkpoint_token != record.token:
+                raise CheckpointError(
+                    "Invalid checkpoint token: it is not the newest token of this execution",
+                    retryable=False,
+                    error_code="InvalidParameterValueException",
+                )
+            self.calls.append(RecordedCall(execution_arn, tuple(updates)))
+            changes = self.apply(execution_arn, updates)
+            self._new_token(record)
+            return CheckpointResponse(
+                checkpoint_token=record.token, operations=[c.after for c in changes]
+            )
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> StatePage:
+        with self._lock:
+            record = self._record(execution_arn)
+            if checkpoint_token != record.token:
+                raise CheckpointError(
+                    "Invalid checkpoint token",
+                    retryable=False,
+                    error_code="InvalidParameterValueException",
+                )
+            ops = list(record.operations.values())
+            start = int(marker) if marker else 0
+            end = start + self.page_size
+            return StatePage(ops[start:end], str(end) if end < len(ops) else None)
+
+    # -- the service's rules ------------------------------------------------------
+
+    def apply(self, arn: str, updates: Sequence[OperationUpdate]) -> list[OperationChange]:
+        """Validate every update first, then apply them all (a call is all or nothing)."""
+        with self._lock:
+            record = self._record(arn)
+            staged: dict[str, Operation] = {}
+            changes: list[OperationChange] = []
+            for update in updates:
+                current = staged.get(update.id) or record.operations.get(update.id)
+                if update.type is OperationType.EXECUTION:
+                    current = record.execution_operation
+                self._validate(record, update, current, staged)
+                after = self._transition(update, current)
+                staged[after.id] = after
+                changes.append(OperationChange(current, after, update))
+            record.operations.update(staged)
+            return changes
+
+    def set_operation(self, arn: str, operation: Operation) -> OperationChange:
+        """Service-side transition (a timer fired, a callback arrived): replace an operation."""
+        with self._lock:
+            record = self._record(arn)
+            before = record.operations.get(operation.id)
+            record.operations[operation.id] = operation
+            return OperationChange(before, operation)
+
+    def _validate(
+        self,
+        record: ExecutionRecord,
+        update: OperationUpdate,
+        current: Operation | None,
+        staged: dict[str, Operation],
+    ) -> None:
+        def reject(reason: str) -> None:
+            raise CheckpointError(
+                f"Invalid {update.action.value} of {update.type.value} {update.id}: {reason}",
+                retryable=False,
+                error_code="InvalidParameterValueException",
+            )
+
+        if update.action not in _ALLOWED[update.type]:
+            reject(f"{update.type.value} operations do not accept {update.action.value}")
+        if update.type is OperationType.EXECUTION:
+            if current is not None and current.status.is_terminal:
+                reject("the execution has already completed")
+            return
+        if current is None:
+            if update.action is not OperationAction.START and not (
+                update.type in (OperationType.STEP, OperationType.CONTEXT)
+                and update.action in (OperationAction.SUCCEED, OperationAction.FAIL)
+            ):
+                reject("the operation does not exist; it must be started first")
+            if update.parent_id and update.parent_id not in record.operations | staged:
+                reject(f"parent {update.parent_id} does not exist")
+            if update.type is OperationType.WAIT and update.wait_options is None:
+                reject("WaitOptions are required")
+            return
+        if current.type is not update.type:
+            reject(f"the id belongs to a {current.type.value} operation")
+        if (current.name or None) != (update.name or None):
+            reject(f"the id was recorded with name {current.name!r}")
+        if (current.parent_id or None) != (update.parent_id or None):
+            reject(f"the id was recorded with parent {current.parent_id!r}")
+        if current.status.is_terminal:
+            reject(f"the operation has already completed ({current.status.value})")
+        if update.action is OperationAction.START and current.status not in (
+            OperationStatus.READY,
+            OperationStatus.STARTED,
+        ):
+            reject(f"cannot start an operation that is {current.status.value}")
+
+    def _transition(self, update: OperationUpdate, current: Operation | None) -> Operation:
+        now = self.clock()
+        action = update.action
+        status = {
+            OperationAction.START: OperationStatus.STARTED,
+            OperationAction.SUCCEED: OperationStatus.SUCCEEDED,
+            OperationAction.FAIL: OperationStatus.FAILED,
+            OperationAction.RETRY: OperationStatus.PENDING,
+            OperationAction.CANCEL: OperationStatus.CANCELLED,
+        }[action]
+        base: dict[str, Any] = {
+            "id": update.id,
+            "parent_id": update.parent_id,
+            "name": update.name,
+            "type": update.type,
+            "sub_type": update.sub_type,
+            "status": status,
+            "start_timestamp": current.start_timestamp if current else now,
+            "end_timestamp": now if status.is_terminal else None,
+        }
+        if update.type is OperationType.EXECUTION:
+            assert current is not None
+            base.update(
+                id=current.id,
+                parent_id=None,
+                name=current.name,
+                sub_type=current.sub_type,
+                execution_details=current.execution_details,
+            )
+        elif update.type is OperationType.STEP:
+            attempt = (current.step_details.attempt or 0) if current and current.step_details else 0
+            next_at = None
+            if action is not OperationAction.START:
+                attempt += 1
+            if action is OperationAction.RETRY:
+                delay = update.step_options.next_attempt_delay_seconds if update.step_options else 0
+                next_at = now + dt.timedelta(seconds=delay or 0)
+            base["step_details"] = StepDetails(
+                attempt=attempt,
+                next_attempt_timestamp=next_at,
+                result=update.payload,
+                error=update.error,
+            )
+        elif update.type is OperationType.WAIT:
+            if current is not None:
+                base["wait_details"] = current.wait_details
+            else:
+                assert update.wait_options is not None
+                base["wait_details"] = WaitDetails(
+                    scheduled_end_timestamp=now
+                    + dt.timedelta(seconds=update.wait_options.wait_seconds)
+                )
+        elif update.type is OperationType.CONTEXT:
+            base["context_details"] = ContextDetails(
+                replay_children=(update.context_options.replay_children or None)
+                if update.context_options
+                else None,
+                result=update.payload,
+                error=update.error,
+            )
+        elif update.type is OperationType.CALLBACK:
+            callback_id = (
+                current.callback_details.callback_id
+                if current and current.callback_details
+                else secrets.token_urlsafe(32).replace("-", "+").replace("_", "/")
+            )
+            base["callback_details"] = CallbackDetails(callback_id=callback_id)
+        elif update.type is OperationType.CHAINED_INVOKE:
+            base["chained_invoke_details"] = ChainedInvokeDetails()
+        return Operation(**base)
+
+    # -- service-side transitions -------------------------------------------------
+
+    def complete(
+        self,
+        arn: str,
+        operation_id: str,
+        status: OperationStatus,
+        *,
+        result: str | None = None,
+        error: ErrorObject | None = None,
+    ) -> OperationChange:
+        """Move an operation to ``status`` as the service does (wait fired, step retry due)."""
+        with self._lock:
+            current = self._record(arn).operations[operation_id]
+            changes: dict[str, Any] = {"status": status}
+            if status.is_terminal:
+                changes["end_timestamp"] = self.clock()
+            if current.type is OperationType.CALLBACK and current.callback_details:
+                changes["callback_details"] = current.callback_details.model_copy(
+                    update={"result": result, "error": error}
+                )
+            if current.type is OperationType.CHAINED_INVOKE:
+                changes["chained_invoke_details"] = ChainedInvokeDetails(result=result, error=error)
+            return self.set_operation(arn, current.model_copy(update=changes))
+
+    def _record(self, arn: str) -> ExecutionRecord:
+        try:
+            return self.executions[arn]
+        except KeyError:
+            raise CheckpointError(
+                f"Execution {arn} not found",
+                retryable=False,
+                error_code="ResourceNotFoundException",
+            ) from None
+
+    def _new_token(self, record: ExecutionRecord) -> None:
+        record.token_seq += 1
+        record.token = f"{record.token_seq}.{secrets.token_hex(8)}"

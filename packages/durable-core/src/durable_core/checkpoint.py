@@ -1,0 +1,116 @@
+"""The checkpointer: the one owner of the checkpoint token and the backend.
+
+Operations hand it ``OperationUpdate``s. It buffers them and sends them in as few
+CheckpointDurableExecution calls as the semantics allow:
+
+* ``send(update, sync=True)`` returns only when the update (and everything buffered
+  before it) is persisted: used when the code must not go on before the service
+  knows (an at-most-once START, a RETRY before suspending, a wait's START).
+* ``send(update, sync=False)`` may stay buffered; with ``batch=True`` step results
+  are buffered too, so sequential steps share one call.
+* ``flush()`` runs before every suspension and before the handler returns.
+
+Throttling and 5xx answers are retried with backoff using the same client token, so a
+call the service applied but whose answer was lost is not applied twice. A failure that
+survives the retries leaves the buffer intact and raises ``CheckpointError``: the
+invocation ends and Lambda re-drives it from the last persisted checkpoint.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from durable_core._replay import CheckpointLog
+from durable_core.backends.base import DurableBackend
+from durable_core.errors import CheckpointError
+from durable_core.types import OperationUpdate
+
+__all__ = ["Checkpointer"]
+
+# CheckpointDurableExecution bounds a request; stay well below it.
+_MAX_UPDATES_PER_CALL = 250
+_MAX_BYTES_PER_CALL = 750 * 1024
+
+
+class Checkpointer:
+    def __init__(
+        self,
+        backend: DurableBackend,
+        execution_arn: str,
+        token: str,
+        log: CheckpointLog,
+        *,
+        batch: bool = False,
+        max_attempts: int = 6,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.backend = backend
+        self.execution_arn = execution_arn
+        self.token = token
+        self.log = log
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.calls = 0
+        self._sleep = sleep
+        self._buffer: list[OperationUpdate] = []
+        self._buffer_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Updates buffered and not yet persisted."""
+        return len(self._buffer)
+
+    def send(self, update: OperationUpdate, *, sync: bool) -> None:
+        with self._buffer_lock:
+            self._buffer.append(update)
+        if sync:
+            self.flush()
+
+    def send_result(self, update: OperationUpdate) -> None:
+        """An operation's outcome: persisted now, or buffered in batch mode."""
+        self.send(update, sync=not self.batch)
+
+    def flush(self) -> None:
+        with self._send_lock:
+            while True:
+                with self._buffer_lock:
+                    chunk = self._next_chunk()
+                if not chunk:
+                    return
+                self._call(chunk)
+                with self._buffer_lock:
+                    del self._buffer[: len(chunk)]
+
+    def _next_chunk(self) -> list[OperationUpdate]:
+        chunk: list[OperationUpdate] = []
+        size = 0
+        for update in self._buffer[:_MAX_UPDATES_PER_CALL]:
+            update_size = len(update.payload or "") + 512
+            if chunk and size + update_size > _MAX_BYTES_PER_CALL:
+                break
+            chunk.append(update)
+            size += update_size
+        return chunk
+
+    def _call(self, updates: list[OperationUpdate]) -> None:
+        client_token = str(uuid.uuid4())
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                response = self.backend.checkpoint(
+                    self.execution_arn, self.token, updates, client_token
+                )
+            except CheckpointError as exc:
+                if not exc.retryable or attempt == self.max_attempts:
+                    raise
+                self._sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
+                continue
+            self.calls += 1
+            if response.checkpoint_token:
+                self.token = response.checkpoint_token
+            self.log.update(response.operations)
+            return

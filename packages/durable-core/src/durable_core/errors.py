@@ -1,0 +1,176 @@
+"""The SDK's typed errors.
+
+Two families:
+
+* ``DurableError`` and its subclasses are raised by the SDK itself: bad input,
+  non-determinism, serialisation, checkpoint failures. Each has a stable ``code``.
+* ``DurableOperationError`` subclasses surface a *recorded* failure of an operation
+  (a step that exhausted its retries, a failed child context). They are raised the
+  same way on first run and on replay, rebuilt from the checkpointed ``ErrorObject``.
+
+``SuspendExecution`` is not an error: it unwinds the handler when the invocation must
+end with ``PENDING``. It derives from ``BaseException`` so that a user's
+``except Exception`` cannot swallow a suspension.
+"""
+
+from __future__ import annotations
+
+from durable_core.types import ErrorObject
+
+__all__ = [
+    "CheckpointError",
+    "ChildContextError",
+    "DurableError",
+    "DurableOperationError",
+    "InvalidEventError",
+    "NonDeterministicExecutionError",
+    "PayloadTooLargeError",
+    "SerDesError",
+    "StepError",
+    "StepInterruptedError",
+    "StepTimeoutError",
+    "SuspendExecution",
+    "ValidationError",
+    "error_object_from_exception",
+]
+
+
+class DurableError(Exception):
+    """Base of every error the SDK raises about its own work."""
+
+    code: str = "DurableError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidEventError(DurableError):
+    """The Lambda event is not a durable invocation (missing or malformed fields)."""
+
+    code = "InvalidEvent"
+
+
+class ValidationError(DurableError):
+    """An argument the service would reject (a name too long, a wait under one second...)."""
+
+    code = "InvalidParameterValue"
+
+
+class NonDeterministicExecutionError(DurableError):
+    """The code took a different path than the recorded history at ``operation_id``.
+
+    Raised when the operation at an id differs from the checkpoint in type, subtype,
+    name or parent. The execution fails: replaying further would corrupt it.
+    """
+
+    code = "NonDeterministicExecution"
+
+    def __init__(self, message: str, *, operation_id: str) -> None:
+        super().__init__(message)
+        self.operation_id = operation_id
+
+
+class SerDesError(DurableError):
+    """A value could not be serialised, or a payload could not be read by its serdes."""
+
+    code = "SerDes"
+
+
+class PayloadTooLargeError(DurableError):
+    """A payload exceeds a service limit and cannot be checkpointed."""
+
+    code = "PayloadTooLarge"
+
+
+class CheckpointError(DurableError):
+    """A checkpoint call failed. ``retryable`` tells whether a new invocation may succeed.
+
+    Buffered updates are never dropped when this is raised: the invocation ends and
+    Lambda re-drives it from the last persisted checkpoint.
+    """
+
+    code = "Checkpoint"
+
+    def __init__(self, message: str, *, retryable: bool, error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.error_code = error_code
+
+
+class StepTimeoutError(Exception):
+    """A step attempt ran longer than its ``timeout_seconds``; counts as a failed attempt."""
+
+
+class StepInterruptedError(Exception):
+    """An at-most-once step had started in an earlier invocation and never finished.
+
+    Its body is not run again for that attempt; the retry strategy decides what next.
+    """
+
+
+class DurableOperationError(Exception):
+    """A recorded failure of an operation, identical on first run and on replay.
+
+    ``error_type`` is the type name of the original exception (``ValueError``,
+    ``mypkg.errors.PaymentDeclined``), ``message`` its message.
+    """
+
+    def __init__(
+        self,
+        message: str | None,
+        *,
+        error_type: str | None = None,
+        data: str | None = None,
+        stack_trace: list[str] | None = None,
+    ) -> None:
+        super().__init__(message or error_type or "operation failed")
+        self.message = message
+        self.error_type = error_type
+        self.data = data
+        self.stack_trace = stack_trace
+
+    @classmethod
+    def from_error_object(cls, error: ErrorObject | None) -> DurableOperationError:
+        error = error or ErrorObject()
+        return cls(
+            error.error_message,
+            error_type=error.error_type,
+            data=error.error_data,
+            stack_trace=error.stack_trace,
+        )
+
+
+class StepError(DurableOperationError):
+    """A step failed for good (retries exhausted or not retryable)."""
+
+
+class ChildContextError(DurableOperationError):
+    """A child context's function raised."""
+
+
+class SuspendExecution(BaseException):
+    """Unwinds the handler: the invocation ends PENDING and Lambda re-invokes later."""
+
+
+def _qualified_type(exc: BaseException) -> str:
+    cls = type(exc)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
+def error_object_from_exception(exc: BaseException) -> ErrorObject:
+    """Encode an exception as AWS's SDK does: type is the qualified class name.
+
+    A recorded operation error keeps the type and data of the failure it wraps, so
+    an error re-raised through several levels still names its origin.
+    """
+    if isinstance(exc, DurableOperationError):
+        return ErrorObject(
+            error_message=exc.message,
+            error_type=exc.error_type or _qualified_type(exc),
+            error_data=exc.data,
+            stack_trace=exc.stack_trace,
+        )
+    return ErrorObject(error_message=str(exc), error_type=_qualified_type(exc))

@@ -1,0 +1,278 @@
+"""The one entry point: a Lambda event in, ``{Status, Result|Error}`` out.
+
+Every API style (closure, decorator, class, builder) calls ``run_invocation``. It
+parses the event, loads every page of the checkpoint log, runs the handler with a
+root ``DurableContext``, flushes every buffered update, and turns the outcome into
+the response Lambda's durable execution service expects:
+
+* the handler returned: ``SUCCEEDED`` with the JSON result (a result above Lambda's
+  response limit is checkpointed on the EXECUTION operation instead, as AWS's SDK does);
+* an operation suspended (wait, retry backoff): ``PENDING``;
+* the handler raised: ``FAILED`` with the error (non-determinism included);
+* the checkpoint service failed transiently: the exception propagates, so Lambda
+  re-drives the invocation from the last persisted checkpoint and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from durable_core._replay import CheckpointLog, OperationCall
+from durable_core.backends.base import DurableBackend
+from durable_core.checkpoint import Checkpointer
+from durable_core.context import DurableContext, ExecutionState
+from durable_core.errors import (
+    CheckpointError,
+    InvalidEventError,
+    PayloadTooLargeError,
+    SerDesError,
+    SuspendExecution,
+    error_object_from_exception,
+)
+from durable_core.types import (
+    ErrorObject,
+    InvocationInput,
+    InvocationStatus,
+    OperationAction,
+    OperationType,
+    OperationUpdate,
+)
+
+__all__ = [
+    "LAMBDA_RESPONSE_SIZE_LIMIT",
+    "DurableHandler",
+    "ExecutionOptions",
+    "run_invocation",
+    "use_backend",
+]
+
+DurableHandler = Callable[[Any, DurableContext], Any]
+
+# Lambda's 6 MB response limit, minus room for the envelope (as AWS's SDK).
+LAMBDA_RESPONSE_SIZE_LIMIT = 6 * 1024 * 1024 - 50
+# The largest payload CheckpointDurableExecution accepts.
+_MAX_PAYLOAD = 6 * 1024 * 1024
+
+_trace_log = logging.getLogger("durable.trace")
+_backend_override: contextvars.ContextVar[DurableBackend | None] = contextvars.ContextVar(
+    "durable_backend_override", default=None
+)
+_default_backend: DurableBackend | None = None
+
+
+@contextlib.contextmanager
+def use_backend(backend: DurableBackend) -> Iterator[DurableBackend]:
+    """Run every durable handler invoked inside the block against ``backend``.
+
+    This is how a local service or a test injects itself under any API style
+    without the handler knowing: the override wins over ``ExecutionOptions.backend``.
+    """
+    token = _backend_override.set(backend)
+    try:
+        yield backend
+    finally:
+        _backend_override.reset(token)
+
+
+@dataclass(frozen=True)
+class ExecutionOptions:
+    """What an API style may configure. Every field has the behaviour of AWS's SDK by default.
+
+    ``batch_checkpoints`` buffers step results so sequential steps share one
+    checkpoint call (everything is flushed before any suspension and before the
+    handler returns). ``tracing`` logs a record per operation start and end on the
+    ``durable.trace`` logger. ``error_handler`` sees an exception the handler raised
+    and returns a replacement result (or raises the error to report).
+    """
+
+    backend: DurableBackend | None = None
+    batch_checkpoints: bool = False
+    tracing: bool = False
+    error_handler: Callable[[Exception], Any] | None = None
+    logger: Any = None
+
+
+def _resolve_backend(options: ExecutionOptions) -> DurableBackend:
+    global _default_backend
+    override = _backend_override.get()
+    if override is not None:
+        return override
+    if options.backend is not None:
+        return options.backend
+    if _default_backend is None:
+        from durable_core.backends.lambda_backend import LambdaBackend
+
+        # One client per process: Lambda reuses the process across warm invocations.
+        _default_backend = LambdaBackend()
+    return _default_backend
+
+
+def _parse_event(event: Any) -> InvocationInput:
+    try:
+        return InvocationInput.model_validate(event)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise InvalidEventError(
+            "The event is not a durable execution invocation "
+            f"(is durability enabled on the function?): {problems}"
+        ) from None
+
+
+def _load_log(invocation: InvocationInput, backend: DurableBackend) -> CheckpointLog:
+    log = CheckpointLog(invocation.initial_execution_state.operations)
+    marker = invocation.initial_execution_state.next_marker
+    seen: set[str] = set()
+    while marker:
+        if marker in seen:
+            raise InvalidEventError(f"GetDurableExecutionState returned marker {marker!r} twice")
+        seen.add(marker)
+        try:
+            page = backend.get_state(
+                invocation.durable_execution_arn, invocation.checkpoint_token, marker
+            )
+        except pydantic.ValidationError as exc:
+            raise InvalidEventError(
+                f"GetDurableExecutionState returned a malformed page: {exc}"
+            ) from None
+        log.update(page.operations)
+        marker = page.next_marker
+    return log
+
+
+def _input_of(log: CheckpointLog) -> Any:
+    execution = log.execution()
+    payload = (
+        execution.execution_details.input_payload
+        if execution and execution.execution_details
+        else None
+    )
+    if payload is None or not payload.strip():
+        return {}
+    try:
+        return json.loads(payload)
+    except ValueError as exc:
+        raise InvalidEventError(f"The execution's input payload is not JSON: {exc}") from None
+
+
+def _tracer(phase: str, call: OperationCall, fields: dict[str, Any]) -> None:
+    _trace_log.info(
+        "%s %s %s",
+        phase,
+        call.type.value,
+        call.name or call.id,
+        extra={
+            "operation_id": call.id,
+            "operation_type": call.type.value,
+            "operation_name": call.name,
+            **fields,
+        },
+    )
+
+
+def _response(
+    status: InvocationStatus, result: str | None = None, error: ErrorObject | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {"Status": status.value}
+    if result is not None:
+        response["Result"] = result
+    if error is not None:
+        response["Error"] = error.to_wire()
+    return response
+
+
+def run_invocation(
+    handler: DurableHandler,
+    event: Any,
+    lambda_context: Any = None,
+    options: ExecutionOptions | None = None,
+) -> dict[str, Any]:
+    """Run one invocation of a durable handler and return Lambda's durable response."""
+    options = options or ExecutionOptions()
+    invocation = _parse_event(event)
+    backend = _resolve_backend(options)
+    log = _load_log(invocation, backend)
+    checkpointer = Checkpointer(
+        backend,
+        invocation.durable_execution_arn,
+        invocation.checkpoint_token,
+        log,
+        batch=options.batch_checkpoints,
+    )
+    state = ExecutionState(
+        invocation.durable_execution_arn,
+        log,
+        checkpointer,
+        logger=options.logger,
+        tracer=_tracer if options.tracing else None,
+    )
+    ctx = DurableContext(state, replaying=log.has_history(), lambda_context=lambda_context)
+    try:
+        value = handler(_input_of(log), ctx)
+    except SuspendExecution:
+        checkpointer.flush()
+        return _response(InvocationStatus.PENDING)
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        return _failed(exc, options, checkpointer, log)
+    return _succeeded(value, checkpointer, log)
+
+
+def _failed(
+    exc: Exception, options: ExecutionOptions, checkpointer: Checkpointer, log: CheckpointLog
+) -> dict[str, Any]:
+    if options.error_handler is not None and not isinstance(exc, InvalidEventError):
+        try:
+            replacement = options.error_handler(exc)
+        except SuspendExecution:
+            checkpointer.flush()
+            return _response(InvocationStatus.PENDING)
+        except Exception as handled:
+            exc = handled
+        else:
+            return _succeeded(replacement, checkpointer, log)
+    checkpointer.flush()
+    return _response(InvocationStatus.FAILED, error=error_object_from_exception(exc))
+
+
+def _succeeded(value: Any, checkpointer: Checkpointer, log: CheckpointLog) -> dict[str, Any]:
+    try:
+        result = json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        checkpointer.flush()
+        error = error_object_from_exception(
+            SerDesError(f"The handler's result cannot be serialised as JSON: {exc}")
+        )
+        return _response(InvocationStatus.FAILED, error=error)
+    if len(result) > LAMBDA_RESPONSE_SIZE_LIMIT:
+        if len(result) > _MAX_PAYLOAD:
+            checkpointer.flush()
+            too_large = PayloadTooLargeError(
+                f"The handler's result is {len(result)} bytes; "
+                f"the service accepts at most {_MAX_PAYLOAD}"
+            )
+            return _response(InvocationStatus.FAILED, error=error_object_from_exception(too_large))
+        execution = log.execution()
+        checkpointer.send(
+            OperationUpdate(
+                id=execution.id if execution else "execution",
+                type=OperationType.EXECUTION,
+                action=OperationAction.SUCCEED,
+                payload=result,
+            ),
+            sync=True,
+        )
+        return _response(InvocationStatus.SUCCEEDED, result="")
+    checkpointer.flush()
+    return _response(InvocationStatus.SUCCEEDED, result=result)

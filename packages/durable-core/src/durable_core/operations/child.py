@@ -1,0 +1,72 @@
+"""Child contexts: a function with its own id namespace, checkpointed as one operation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from durable_core._replay import Action, OperationCall, child_action
+from durable_core.config import ChildConfig
+from durable_core.errors import (
+    ChildContextError,
+    DurableError,
+    SuspendExecution,
+    error_object_from_exception,
+)
+from durable_core.operations._updates import update_for
+from durable_core.serdes import deserialize, serialize
+from durable_core.types import ContextOptions, OperationAction
+
+if TYPE_CHECKING:
+    from durable_core.context import DurableContext
+
+T = TypeVar("T")
+
+# Results above this are not recorded; the child re-runs on replay (AWS's ReplayChildren).
+CHECKPOINT_SIZE_LIMIT_BYTES = 256 * 1024
+
+
+def run_child(
+    ctx: DurableContext,
+    call: OperationCall,
+    func: Callable[[DurableContext], T],
+    config: ChildConfig[T],
+) -> T:
+    recorded = ctx._begin(call)
+    plan = child_action(recorded)
+    where = call.describe()
+    try:
+        if plan.action is Action.RETURN:
+            assert recorded is not None
+            payload = recorded.result
+            return None if payload is None else deserialize(config.serdes, payload, where)  # type: ignore[return-value]
+        if plan.action is Action.RAISE:
+            assert recorded is not None
+            raise ChildContextError.from_error_object(recorded.error)
+        checkpointer = ctx._checkpointer
+        if plan.send_start:
+            checkpointer.send(update_for(call, OperationAction.START), sync=False)
+        try:
+            value = func(ctx._child(call.id))
+        except (SuspendExecution, DurableError):
+            raise
+        except Exception as exc:
+            error = error_object_from_exception(exc)
+            checkpointer.send(update_for(call, OperationAction.FAIL, error=error), sync=True)
+            raise ChildContextError.from_error_object(error) from exc
+        payload = serialize(config.serdes, value, where)
+        result: T = deserialize(config.serdes, payload, where)
+        if plan.replay_children:
+            return result
+        replay_children = len(payload) > CHECKPOINT_SIZE_LIMIT_BYTES
+        checkpointer.send_result(
+            update_for(
+                call,
+                OperationAction.SUCCEED,
+                payload="" if replay_children else payload,
+                context_options=ContextOptions(replay_children=replay_children),
+            )
+        )
+        return result
+    finally:
+        ctx._end(call, recorded, plan.action.value)

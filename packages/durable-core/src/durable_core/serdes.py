@@ -1,0 +1,173 @@
+"""Serialisation of operation results, compatible with AWS's SDK.
+
+The default ``ExtendedSerDes`` writes what AWS's Python SDK writes, so each SDK
+replays the other's checkpoints: primitives and lists of primitives as plain JSON,
+everything else in an envelope ``{"t": tag, "v": value}`` that keeps the Python type
+(datetime, Decimal, UUID, bytes, tuple, dict...). The handler's own input and output
+are plain JSON, as Lambda passes them.
+
+A custom serdes is any object with ``serialize(value) -> str`` and
+``deserialize(data) -> value``; failures surface as ``SerDesError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from durable_core.errors import SerDesError
+
+__all__ = ["JSON_SERDES", "ExtendedSerDes", "JsonSerDes", "SerDes", "deserialize", "serialize"]
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class SerDes(Protocol[T]):
+    """Turns a value into the string checkpointed for it, and back."""
+
+    def serialize(self, value: T) -> str: ...
+
+    def deserialize(self, data: str) -> T: ...
+
+
+class JsonSerDes:
+    """Plain ``json`` both ways: what Lambda does with a handler's input and output."""
+
+    def serialize(self, value: Any) -> str:
+        return json.dumps(value)
+
+    def deserialize(self, data: str) -> Any:
+        return json.loads(data)
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(_is_plain(item) for item in value)
+    return False
+
+
+def _encode(value: Any) -> dict[str, Any]:
+    # bool before int: bool is a subclass of int.
+    if value is None:
+        return {"t": "n", "v": None}
+    if isinstance(value, str):
+        return {"t": "s", "v": value}
+    if isinstance(value, bool):
+        return {"t": "b", "v": value}
+    if isinstance(value, int):
+        return {"t": "i", "v": value}
+    if isinstance(value, float):
+        return {"t": "f", "v": value}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"t": "B", "v": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, uuid.UUID):
+        return {"t": "u", "v": str(value)}
+    if isinstance(value, Decimal):
+        return {"t": "d", "v": str(value)}
+    if isinstance(value, datetime):
+        return {"t": "dt", "v": value.isoformat()}
+    if isinstance(value, date):
+        return {"t": "D", "v": value.isoformat()}
+    if isinstance(value, list):
+        return {"t": "l", "v": [_encode(item) for item in value]}
+    if isinstance(value, tuple):
+        return {"t": "t", "v": [_encode(item) for item in value]}
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise SerDesError("only str dict keys can be serialised")
+        return {"t": "m", "v": {key: _encode(item) for key, item in value.items()}}
+    raise SerDesError(f"values of type {type(value).__qualname__} cannot be serialised")
+
+
+def _decode(node: Any) -> Any:
+    if not (isinstance(node, dict) and "t" in node and "v" in node):
+        raise SerDesError(f"malformed envelope: {str(node)[:80]!r}")
+    tag, value = node["t"], node["v"]
+    try:
+        return _DECODERS[tag](value)
+    except KeyError:
+        raise SerDesError(f"unknown type tag {tag!r}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise SerDesError(f"invalid value for type tag {tag!r}: {exc}") from exc
+
+
+def _datetime(value: str) -> datetime:
+    return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+
+
+def _mapping(value: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("expected an object")
+    return {key: _decode(item) for key, item in value.items()}
+
+
+def _sequence(value: list[Any]) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError("expected an array")
+    return [_decode(item) for item in value]
+
+
+_DECODERS: dict[str, Any] = {
+    "n": lambda v: None,
+    "s": str,
+    "b": bool,
+    "i": int,
+    "f": float,
+    "B": lambda v: base64.b64decode(v.encode(), validate=True),
+    "u": uuid.UUID,
+    "d": Decimal,
+    "dt": _datetime,
+    "D": date.fromisoformat,
+    "l": _sequence,
+    "t": lambda v: tuple(_sequence(v)),
+    "m": _mapping,
+}
+
+
+class ExtendedSerDes:
+    """AWS's SDK's default format: plain JSON when it suffices, typed envelope otherwise."""
+
+    def serialize(self, value: Any) -> str:
+        if _is_plain(value):
+            return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        return json.dumps(_encode(value), separators=(",", ":"), allow_nan=False)
+
+    def deserialize(self, data: str) -> Any:
+        try:
+            node = json.loads(data)
+        except ValueError as exc:
+            raise SerDesError(f"payload is not JSON: {exc}") from exc
+        if _is_plain(node):
+            return node
+        return _decode(node)
+
+
+JSON_SERDES = JsonSerDes()
+EXTENDED_SERDES = ExtendedSerDes()
+
+
+def serialize(serdes: SerDes[Any] | None, value: Any, where: str) -> str:
+    """Serialise with ``serdes`` (the extended default when None); errors name ``where``."""
+    try:
+        return (serdes or EXTENDED_SERDES).serialize(value)
+    except SerDesError as exc:
+        raise SerDesError(f"cannot serialise the result of {where}: {exc.message}") from exc
+    except Exception as exc:
+        raise SerDesError(f"cannot serialise the result of {where}: {exc}") from exc
+
+
+def deserialize(serdes: SerDes[Any] | None, data: str, where: str) -> Any:
+    """Read a checkpointed payload back; a payload its serdes cannot read is a ``SerDesError``."""
+    try:
+        return (serdes or EXTENDED_SERDES).deserialize(data)
+    except SerDesError as exc:
+        raise SerDesError(f"cannot read the checkpointed result of {where}: {exc.message}") from exc
+    except Exception as exc:
+        raise SerDesError(f"cannot read the checkpointed result of {where}: {exc}") from exc

@@ -1,0 +1,74 @@
+"""A minimal driver for core tests: invoke, fire due timers, invoke again.
+
+The full service (history, stores, real time) is durable-testing's LocalService;
+core tests only need the service's checkpoint rules, which MemoryBackend owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from durable_core import MemoryBackend, use_backend
+from durable_core.types import Operation, OperationStatus, OperationType
+
+LambdaHandler = Callable[[Any, Any], dict[str, Any]]
+
+
+@dataclass
+class Driven:
+    arn: str
+    responses: list[dict[str, Any]]
+    backend: MemoryBackend
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.responses[-1]
+
+    def operations(self) -> list[Operation]:
+        return self.backend.operations(self.arn)
+
+    def by_name(self, name: str) -> Operation:
+        return next(op for op in self.operations() if op.name == name)
+
+
+def fire_due(backend: MemoryBackend, arn: str) -> int:
+    """Complete every started wait and make every pending retry ready (time skipped)."""
+    fired = 0
+    for op in backend.operations(arn):
+        if op.type is OperationType.WAIT and op.status is OperationStatus.STARTED:
+            backend.complete(arn, op.id, OperationStatus.SUCCEEDED)
+            fired += 1
+        elif op.type is OperationType.STEP and op.status is OperationStatus.PENDING:
+            backend.complete(arn, op.id, OperationStatus.READY)
+            fired += 1
+    return fired
+
+
+def drive(
+    handler: LambdaHandler,
+    input_value: Any = None,
+    *,
+    backend: MemoryBackend | None = None,
+    max_invocations: int = 50,
+) -> Driven:
+    backend = backend or MemoryBackend()
+    event = backend.start_execution(input_value)
+    arn = event["DurableExecutionArn"]
+    responses: list[dict[str, Any]] = []
+    for _ in range(max_invocations):
+        with use_backend(backend):
+            response = handler(event, None)
+        responses.append(response)
+        if response["Status"] != "PENDING":
+            return Driven(arn, responses, backend)
+        assert fire_due(backend, arn), "PENDING with nothing to wait for"
+        event = backend.invocation_event(arn)
+    raise AssertionError("execution did not finish")
+
+
+@pytest.fixture
+def backend() -> MemoryBackend:
+    return MemoryBackend()
