@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
