@@ -11,6 +11,7 @@ from durable_core import (
     DurableContext,
     DurableHandler,
     ExecutionOptions,
+    LambdaHandler,
     run_invocation,
 )
 
@@ -51,7 +52,7 @@ class DurableBuilder:
     def with_logger(self, logger: Any) -> DurableBuilder:
         return self._with(logger=logger)
 
-    def build(self) -> Callable[[Any, Any], dict[str, Any]]:
+    def build(self) -> LambdaHandler:
         if self._handler is None:
             raise TypeError(
                 "DurableBuilder.build() needs a handler: DurableBuilder(fn) or .handler(fn)"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from durable_core import DurableContext, DurableHandler, ExecutionOptions, run_invocation
+from durable_core import (
+    DurableContext,
+    DurableHandler,
+    ExecutionOptions,
+    LambdaHandler,
+    run_invocation,
+)
 
 __all__ = ["DurableContext", "run"]
 
@@ -13,7 +19,7 @@ def run(
     handler: DurableHandler,
     *,
     options: ExecutionOptions | None = None,
-) -> Any:
+) -> LambdaHandler:
     """Wrap ``handler(event, ctx)`` into the Lambda handler ``(event, lambda_context) -> dict``."""
 
     def lambda_handler(event: Any, lambda_context: Any = None) -> dict[str, Any]:

@@ -29,7 +29,13 @@ from durable_core.errors import (
     SuspendExecution,
     ValidationError,
 )
-from durable_core.execution import DurableHandler, ExecutionOptions, run_invocation, use_backend
+from durable_core.execution import (
+    DurableHandler,
+    ExecutionOptions,
+    LambdaHandler,
+    run_invocation,
+    use_backend,
+)
 from durable_core.retries import Jitter, RetryDecision, RetryPolicy, exponential_backoff, no_retry
 from durable_core.serdes import ExtendedSerDes, JsonSerDes, SerDes
 
@@ -49,6 +55,7 @@ __all__ = [
     "Jitter",
     "JsonSerDes",
     "LambdaBackend",
+    "LambdaHandler",
     "MemoryBackend",
     "NonDeterministicExecutionError",
     "PayloadTooLargeError",

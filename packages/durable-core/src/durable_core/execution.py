@@ -50,11 +50,15 @@ __all__ = [
     "LAMBDA_RESPONSE_SIZE_LIMIT",
     "DurableHandler",
     "ExecutionOptions",
+    "LambdaHandler",
     "run_invocation",
     "use_backend",
 ]
 
 DurableHandler = Callable[[Any, DurableContext], Any]
+"""A durable workflow: ``(input, ctx) -> JSON-serialisable result``."""
+LambdaHandler = Callable[[Any, Any], dict[str, Any]]
+"""What Lambda calls: ``(event, lambda_context) -> {Status, Result|Error}``."""
 
 # Lambda's 6 MB response limit, minus room for the envelope (as AWS's SDK).
 LAMBDA_RESPONSE_SIZE_LIMIT = 6 * 1024 * 1024 - 50

@@ -6,11 +6,15 @@ import functools
 from collections.abc import Callable
 from typing import Any, overload
 
-from durable_core import DurableContext, DurableHandler, ExecutionOptions, run_invocation
+from durable_core import (
+    DurableContext,
+    DurableHandler,
+    ExecutionOptions,
+    LambdaHandler,
+    run_invocation,
+)
 
 __all__ = ["DurableContext", "durable_execution"]
-
-LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 
 @overload
