@@ -187,3 +187,32 @@ def test_stale_token_is_rejected_by_the_service() -> None:
     with pytest.raises(CheckpointError, match="token") as info:
         backend.checkpoint(arn, event["CheckpointToken"], [update])
     assert info.value.retryable is False
+
+
+def test_corrupt_recorded_payload_is_a_serdes_error() -> None:
+    from durable_core.types import OperationStatus
+
+    backend = MemoryBackend()
+    event = backend.start_execution(None)
+    arn = event["DurableExecutionArn"]
+
+    def wf(event: Any, ctx: DurableContext) -> Any:
+        value = ctx.step(lambda s: {"a": 1}, name="s")
+        ctx.wait(1)
+        return value
+
+    with use_backend(backend):
+        run(wf)(event, None)
+    step = next(op for op in backend.operations(arn) if op.name == "s")
+    assert step.step_details is not None
+    corrupt = step.model_copy(
+        update={"step_details": step.step_details.model_copy(update={"result": '{"t":"zz"}'})}
+    )
+    backend.set_operation(arn, corrupt)
+    fire_due(backend, arn)
+    with use_backend(backend):
+        response = run(wf)(backend.invocation_event(arn), None)
+    assert response["Status"] == "FAILED"
+    assert response["Error"]["ErrorType"] == "durable_core.errors.SerDesError"
+    assert "'s'" in response["Error"]["ErrorMessage"]
+    assert step.status is OperationStatus.SUCCEEDED
