@@ -86,7 +86,14 @@ def test_get_state_pages(client: Any) -> None:
         stub.add_response(
             "get_durable_execution_state",
             {
-                "Operations": [{"Id": "e", "Type": "EXECUTION", "Status": "STARTED"}],
+                "Operations": [
+                    {
+                        "Id": "e",
+                        "Type": "EXECUTION",
+                        "Status": "STARTED",
+                        "StartTimestamp": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                    }
+                ],
                 "NextMarker": "m2",
             },
             {"DurableExecutionArn": ARN, "CheckpointToken": "t", "Marker": "m1", "MaxItems": 1000},
