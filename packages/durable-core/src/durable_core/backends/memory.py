@@ -117,14 +117,16 @@ class MemoryBackend:
         with self._lock:
             seq = next(self._ids)
             execution_name = name or f"execution-{seq}"
+            # As the service does: the EXECUTION operation's id is the ARN's last segment.
+            invocation_id = secrets.token_hex(16)
             arn = (
                 "arn:aws:lambda:us-east-1:123456789012:function:local:$LATEST"
-                f"/durable-execution/{execution_name}/{secrets.token_hex(8)}"
+                f"/durable-execution/{execution_name}/{invocation_id}"
             )
             payload = input_payload if input_payload is not None else json.dumps(input_value)
             record = ExecutionRecord(arn=arn)
-            record.operations[execution_name] = Operation(
-                id=execution_name,
+            record.operations[invocation_id] = Operation(
+                id=invocation_id,
                 type=OperationType.EXECUTION,
                 status=OperationStatus.STARTED,
                 start_timestamp=self.clock(),
