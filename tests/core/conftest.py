@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from durable_core import MemoryBackend, use_backend
-from durable_core.types import Operation, OperationStatus, OperationType
+from durable_core.types import Operation
 
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
@@ -34,19 +34,6 @@ class Driven:
         return next(op for op in self.operations() if op.name == name)
 
 
-def fire_due(backend: MemoryBackend, arn: str) -> int:
-    """Complete every started wait and make every pending retry ready (time skipped)."""
-    fired = 0
-    for op in backend.operations(arn):
-        if op.type is OperationType.WAIT and op.status is OperationStatus.STARTED:
-            backend.complete(arn, op.id, OperationStatus.SUCCEEDED)
-            fired += 1
-        elif op.type is OperationType.STEP and op.status is OperationStatus.PENDING:
-            backend.complete(arn, op.id, OperationStatus.READY)
-            fired += 1
-    return fired
-
-
 def drive(
     handler: LambdaHandler,
     input_value: Any = None,
@@ -64,7 +51,7 @@ def drive(
         responses.append(response)
         if response["Status"] != "PENDING":
             return Driven(arn, responses, backend)
-        assert fire_due(backend, arn), "PENDING with nothing to wait for"
+        assert backend.fire_timers(arn), "PENDING with nothing to wait for"
         event = backend.invocation_event(arn)
     raise AssertionError("execution did not finish")
 

@@ -19,8 +19,6 @@ from durable_core._replay import CheckpointLog
 from durable_core.checkpoint import Checkpointer
 from durable_core.types import OperationAction, OperationType, OperationUpdate
 
-from .conftest import fire_due
-
 
 @pytest.mark.parametrize(
     "event",
@@ -51,7 +49,7 @@ def _two_invocations(first: Any, second: Any) -> dict[str, Any]:
     arn = event["DurableExecutionArn"]
     with use_backend(backend):
         assert run(first)(event, None)["Status"] == "PENDING"
-        fire_due(backend, arn)
+        backend.fire_timers(arn)
         response: dict[str, Any] = run(second)(backend.invocation_event(arn), None)
     return response
 
@@ -209,7 +207,7 @@ def test_corrupt_recorded_payload_is_a_serdes_error() -> None:
         update={"step_details": step.step_details.model_copy(update={"result": '{"t":"zz"}'})}
     )
     backend.set_operation(arn, corrupt)
-    fire_due(backend, arn)
+    backend.fire_timers(arn)
     with use_backend(backend):
         response = run(wf)(backend.invocation_event(arn), None)
     assert response["Status"] == "FAILED"

@@ -21,7 +21,7 @@ from durable_core import (
 from durable_core.retries import Jitter
 from durable_core.types import OperationAction, OperationStatus, OperationType
 
-from .conftest import drive, fire_due
+from .conftest import drive
 
 
 def test_completed_steps_are_not_run_again_on_replay() -> None:
@@ -173,7 +173,7 @@ def test_at_most_once_step_interrupted_mid_body_is_not_rerun(backend: MemoryBack
     step = next(op for op in backend.operations(arn) if op.name == "charge")
     assert step.step_details and step.step_details.error
     assert step.step_details.error.error_type == "durable_core.errors.StepInterruptedError"
-    fire_due(backend, arn)
+    backend.fire_timers(arn)
     with use_backend(backend):
         assert handler(backend.invocation_event(arn), None)["Status"] == "SUCCEEDED"
     assert runs == [1, 2]

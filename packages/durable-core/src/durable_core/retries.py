@@ -8,6 +8,7 @@ over, so a retry costs no Lambda time while it waits.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -97,7 +98,7 @@ class RetryPolicy:
             self.max_delay_seconds,
         )
         # The service schedules whole seconds, and never less than one.
-        return RetryDecision(True, max(1, round(self.jitter.apply(delay))))
+        return RetryDecision(True, max(1, math.ceil(self.jitter.apply(delay))))
 
 
 def exponential_backoff(

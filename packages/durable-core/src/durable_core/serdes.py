@@ -80,8 +80,9 @@ def _encode(value: Any) -> dict[str, Any]:
     if isinstance(value, tuple):
         return {"t": "t", "v": [_encode(item) for item in value]}
     if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise SerDesError("only str dict keys can be serialised")
+        # Keys become JSON object keys (1 -> "1") exactly as json.dumps and AWS's SDK do.
+        if any(isinstance(key, tuple) for key in value):
+            raise SerDesError("tuple dict keys cannot be serialised")
         return {"t": "m", "v": {key: _encode(item) for key, item in value.items()}}
     raise SerDesError(f"values of type {type(value).__qualname__} cannot be serialised")
 
@@ -136,8 +137,8 @@ class ExtendedSerDes:
 
     def serialize(self, value: Any) -> str:
         if _is_plain(value):
-            return json.dumps(value, separators=(",", ":"), allow_nan=False)
-        return json.dumps(_encode(value), separators=(",", ":"), allow_nan=False)
+            return json.dumps(value, separators=(",", ":"))
+        return json.dumps(_encode(value), separators=(",", ":"))
 
     def deserialize(self, data: str) -> Any:
         try:

@@ -360,6 +360,25 @@ class MemoryBackend:
                 changes["chained_invoke_details"] = ChainedInvokeDetails(result=result, error=error)
             return self.set_operation(arn, current.model_copy(update=changes))
 
+    def fire_timers(self, arn: str, until: dt.datetime | None = None) -> list[OperationChange]:
+        """What the service does as time passes: started waits whose end is due succeed,
+        pending step retries whose next attempt is due become READY.
+
+        ``until=None`` fires every timer, as if all the time needed had passed.
+        """
+        with self._lock:
+            changes = []
+            for op in list(self._record(arn).operations.values()):
+                if op.type is OperationType.WAIT and op.status is OperationStatus.STARTED:
+                    due = op.wait_details.scheduled_end_timestamp if op.wait_details else None
+                    if until is None or due is None or due <= until:
+                        changes.append(self.complete(arn, op.id, OperationStatus.SUCCEEDED))
+                elif op.type is OperationType.STEP and op.status is OperationStatus.PENDING:
+                    due = op.step_details.next_attempt_timestamp if op.step_details else None
+                    if until is None or due is None or due <= until:
+                        changes.append(self.complete(arn, op.id, OperationStatus.READY))
+            return changes
+
     def _record(self, arn: str) -> ExecutionRecord:
         try:
             return self.executions[arn]
