@@ -1,0 +1,164 @@
+"""Executions outlive the service that started them when they are kept in SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from durable_closure import run
+from durable_core import DurableContext
+from durable_testing import (
+    ExecutionStatus,
+    LocalService,
+    MemoryStore,
+    SqliteStore,
+    StoredExecution,
+    VirtualClock,
+)
+
+from . import resumable_workflow
+
+
+class ProcessKilled(BaseException):
+    """Stands for SIGKILL: nothing in the service catches it."""
+
+
+class DiesWhenSleeping(VirtualClock):
+    """A clock whose first wait kills the process: the service dies mid-wait."""
+
+    def sleep_until(self, instant: dt.datetime) -> None:
+        raise ProcessKilled
+
+
+def _count_calls() -> tuple[dict[str, int], Any]:
+    counts: dict[str, int] = {}
+
+    def workflow(event: Any, ctx: DurableContext) -> str:
+        def book(_: Any) -> str:
+            counts["book"] = counts.get("book", 0) + 1
+            return "room 12"
+
+        room = ctx.step(book, name="book")
+        ctx.wait(3600, name="until-check-in")
+        return str(ctx.step(lambda _: f"{room}, checked in", name="check-in"))
+
+    return counts, run(workflow)
+
+
+def test_a_service_dropped_mid_wait_is_resumed_by_a_new_one(tmp_path: Path) -> None:
+    store_path = tmp_path / "durable.sqlite3"
+    counts, handler = _count_calls()
+    first = LocalService(store=SqliteStore(store_path), clock=DiesWhenSleeping())
+    first.register("hotel", handler)
+    arn = first.start("hotel")
+    with pytest.raises(ProcessKilled):
+        first.run_until_complete(arn)
+    del first
+
+    second = LocalService(store=SqliteStore(store_path), clock=VirtualClock())
+    second.register("hotel", handler)
+    [result] = second.resume_all()
+
+    assert result.arn == arn
+    assert result.status is ExecutionStatus.SUCCEEDED
+    assert result.result == "room 12, checked in"
+    assert counts["book"] == 1, "the step that completed before the restart is replayed"
+    assert result.event_types == [
+        "ExecutionStarted",
+        "StepStarted",
+        "StepSucceeded",
+        "WaitStarted",
+        "InvocationCompleted",
+        "WaitSucceeded",
+        "StepStarted",
+        "StepSucceeded",
+        "InvocationCompleted",
+        "ExecutionSucceeded",
+    ]
+    assert [e["EventId"] for e in result.history] == list(range(1, 11))
+    assert SqliteStore(store_path).list_executions(unfinished_only=True) == []
+
+
+def test_a_process_killed_mid_wait_is_resumed_from_its_sqlite_file(tmp_path: Path) -> None:
+    store_path = tmp_path / "durable.sqlite3"
+    script = Path(resumable_workflow.__file__)
+    process = subprocess.Popen([sys.executable, str(script), str(store_path)])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if store_path.exists() and _waiting(SqliteStore(store_path)):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the subprocess never reached its wait")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    service = LocalService(store=SqliteStore(store_path), clock=VirtualClock())
+    service.register(resumable_workflow.FUNCTION, run(resumable_workflow.workflow))
+    [result] = service.resume_all(timeout=10)
+
+    assert result.status is ExecutionStatus.SUCCEEDED
+    assert result.result == "booked 12, checked in"
+    assert result.event_types.count("ExecutionStarted") == 1
+    assert result.event_types.count("StepStarted") == 2
+    assert result.invocations == 2
+
+
+def _waiting(store: SqliteStore) -> bool:
+    executions = store.list_executions(unfinished_only=True)
+    return any(e["EventType"] == "InvocationCompleted" for x in executions for e in x.events)
+
+
+def test_a_service_killed_during_an_invocation_records_it_as_crashed(tmp_path: Path) -> None:
+    store_path = tmp_path / "durable.sqlite3"
+    kill = {"armed": True}
+
+    def workflow(event: Any, ctx: DurableContext) -> str:
+        ctx.step(lambda _: "charged", name="charge")
+        if kill["armed"]:
+            kill["armed"] = False
+            raise ProcessKilled
+        return "shipped"
+
+    first = LocalService(store=SqliteStore(store_path))
+    first.register("ship", run(workflow))
+    with pytest.raises(ProcessKilled):
+        first.run("ship")
+
+    second = LocalService(store=SqliteStore(store_path))
+    second.register("ship", run(workflow))
+    [result] = second.resume_all()
+
+    assert result.result == "shipped"
+    crashed = result.history[3]
+    assert crashed["EventType"] == "InvocationCompleted"
+    assert crashed["InvocationCompletedDetails"]["Error"]["Payload"]["ErrorType"] == (
+        "Runtime.ExitError"
+    )
+    assert result.event_types.count("StepStarted") == 1
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_stores_give_back_what_was_saved(kind: str, tmp_path: Path) -> None:
+    store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "s.sqlite3")
+    service = LocalService(store=store)
+    service.register("echo", run(lambda event, ctx: ctx.step(lambda _: event, name="echo")))
+    arn = service.run("echo", {"x": 1}).arn
+
+    loaded = store.load(arn)
+    assert isinstance(loaded, StoredExecution)
+    assert loaded.status is ExecutionStatus.SUCCEEDED
+    assert loaded.result == '{"x": 1}'
+    assert loaded.operations == service.backend.operations(arn)
+    assert loaded.events == service.history(arn)
+    assert isinstance(loaded.events[0]["EventTimestamp"], dt.datetime)
+    assert store.load("arn:missing") is None
+    assert [e.arn for e in store.list_executions()] == [arn]
