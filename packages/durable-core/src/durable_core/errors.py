@@ -32,6 +32,7 @@ __all__ = [
     "SuspendExecution",
     "ValidationError",
     "error_object_from_exception",
+    "qualified_type_name",
 ]
 
 
@@ -153,7 +154,8 @@ class SuspendExecution(BaseException):
     """Unwinds the handler: the invocation ends PENDING and Lambda re-invokes later."""
 
 
-def _qualified_type(exc: BaseException) -> str:
+def qualified_type_name(exc: BaseException) -> str:
+    """The wire ErrorType of an exception: ``module.Class``, builtins unqualified (AWS's rule)."""
     cls = type(exc)
     return (
         cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
@@ -169,8 +171,8 @@ def error_object_from_exception(exc: BaseException) -> ErrorObject:
     if isinstance(exc, DurableOperationError):
         return ErrorObject(
             error_message=exc.message,
-            error_type=exc.error_type or _qualified_type(exc),
+            error_type=exc.error_type or qualified_type_name(exc),
             error_data=exc.data,
             stack_trace=exc.stack_trace,
         )
-    return ErrorObject(error_message=str(exc), error_type=_qualified_type(exc))
+    return ErrorObject(error_message=str(exc), error_type=qualified_type_name(exc))

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable_core.backends.base import CheckpointResponse
 from durable_core.backends.memory import ExecutionRecord, MemoryBackend, OperationChange
+from durable_core.errors import qualified_type_name
 from durable_core.execution import use_backend
 from durable_core.types import (
     ErrorObject,
@@ -31,7 +31,6 @@ from durable_core.types import (
     OperationAction,
     OperationStatus,
     OperationType,
-    OperationUpdate,
 )
 
 from durable_testing.clock import Clock, VirtualClock
@@ -101,57 +100,8 @@ class ExecutionResult:
         raise KeyError(f"no operation named {name!r} in {self.arn}")
 
 
-class _ServiceBackend(MemoryBackend):
-    """``MemoryBackend`` that reports every applied change and every checkpoint call.
-
-    Reports are made under the backend's lock, so concurrent checkpoints (parallel
-    branches) are recorded in the order the service applied them.
-    """
-
-    def __init__(
-        self,
-        clock: Callable[[], dt.datetime],
-        on_changes: Callable[[str, Sequence[OperationChange]], None],
-        on_checkpoint: Callable[[str], None],
-    ) -> None:
-        super().__init__(clock)
-        self._on_changes = on_changes
-        self._on_checkpoint = on_checkpoint
-
-    def apply(self, arn: str, updates: Sequence[OperationUpdate]) -> list[OperationChange]:
-        with self._lock:
-            changes = super().apply(arn, updates)
-            self._on_changes(arn, changes)
-            return changes
-
-    def set_operation(self, arn: str, operation: Operation) -> OperationChange:
-        with self._lock:
-            change = super().set_operation(arn, operation)
-            self._on_changes(arn, [change])
-            return change
-
-    def checkpoint(
-        self,
-        execution_arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointResponse:
-        with self._lock:
-            response = super().checkpoint(execution_arn, checkpoint_token, updates, client_token)
-            self._on_checkpoint(execution_arn)
-            return response
-
-
 def _error(error_type: str, message: str) -> ErrorObject:
     return ErrorObject(error_type=error_type, error_message=message)
-
-
-def _qualified_name(exc: BaseException) -> str:
-    cls = type(exc)
-    return (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
 
 
 class LocalService:
@@ -175,7 +125,9 @@ class LocalService:
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.max_invocation_attempts = max_invocation_attempts
         self.invocation_retry_delay = invocation_retry_delay
-        self.backend = _ServiceBackend(self.clock.now, self._record_changes, self._persist)
+        self.backend = MemoryBackend(
+            self.clock.now, on_changes=self._record_changes, on_checkpoint=self._persist
+        )
         self._handlers: dict[str, LambdaHandler] = {}
         self._executions: dict[str, StoredExecution] = {}
 
@@ -352,7 +304,7 @@ class LocalService:
                 "Runtime.ExitError", f"Runtime exited with error: exit status {exc.code}"
             )
         except Exception as exc:
-            crash = _error(_qualified_name(exc), str(exc))
+            crash = _error(qualified_type_name(exc), str(exc))
         execution.invocation_started_at = None
         end = self.clock.now()
         append_event(execution.events, invocation_completed_event(start, end, request_id, crash))

@@ -99,10 +99,20 @@ class MemoryBackend:
     """
 
     def __init__(
-        self, clock: Callable[[], dt.datetime] = _utcnow, *, page_size: int = 1000
+        self,
+        clock: Callable[[], dt.datetime] = _utcnow,
+        *,
+        page_size: int = 1000,
+        on_changes: Callable[[str, Sequence[OperationChange]], None] | None = None,
+        on_checkpoint: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_changes`` sees every applied transition and ``on_checkpoint`` every accepted
+        call, under the backend's lock, so concurrent checkpoints are reported in the order
+        they were applied (the local service builds its history and persists from them)."""
         self.clock = clock
         self.page_size = page_size
+        self._on_changes = on_changes
+        self._on_checkpoint = on_checkpoint
         self.executions: dict[str, ExecutionRecord] = {}
         self.calls: list[RecordedCall] = []
         self._lock = threading.RLock()
@@ -174,6 +184,8 @@ class MemoryBackend:
             self.calls.append(RecordedCall(execution_arn, tuple(updates)))
             changes = self.apply(execution_arn, updates)
             self._new_token(record)
+            if self._on_checkpoint is not None:
+                self._on_checkpoint(execution_arn)
             return CheckpointResponse(
                 checkpoint_token=record.token, operations=[c.after for c in changes]
             )
@@ -209,15 +221,19 @@ class MemoryBackend:
                 staged[after.id] = after
                 changes.append(OperationChange(current, after, update))
             record.operations.update(staged)
+            if self._on_changes is not None:
+                self._on_changes(arn, changes)
             return changes
 
     def set_operation(self, arn: str, operation: Operation) -> OperationChange:
         """Service-side transition (a timer fired, a callback arrived): replace an operation."""
         with self._lock:
             record = self._record(arn)
-            before = record.operations.get(operation.id)
+            change = OperationChange(record.operations.get(operation.id), operation)
             record.operations[operation.id] = operation
-            return OperationChange(before, operation)
+            if self._on_changes is not None:
+                self._on_changes(arn, [change])
+            return change
 
     def _validate(
         self,
