@@ -10,7 +10,6 @@ from durable_testing.clock import Clock, RealClock, VirtualClock
 from durable_testing.history import HistoryEvent
 from durable_testing.local_service import (
     ExecutionResult,
-    LambdaHandler,
     LocalLambdaContext,
     LocalService,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "ExecutionStatus",
     "ExecutionStore",
     "HistoryEvent",
-    "LambdaHandler",
     "LocalLambdaContext",
     "LocalService",
     "MemoryStore",

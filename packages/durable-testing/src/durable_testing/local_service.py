@@ -18,13 +18,13 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from durable_core.backends.memory import ExecutionRecord, MemoryBackend, OperationChange
 from durable_core.errors import qualified_type_name
-from durable_core.execution import use_backend
+from durable_core.execution import LambdaHandler, use_backend
 from durable_core.types import (
     ErrorObject,
     Operation,
@@ -44,9 +44,8 @@ from durable_testing.history import (
 )
 from durable_testing.stores import ExecutionStatus, ExecutionStore, MemoryStore, StoredExecution
 
-__all__ = ["ExecutionResult", "LambdaHandler", "LocalLambdaContext", "LocalService"]
+__all__ = ["ExecutionResult", "LocalLambdaContext", "LocalService"]
 
-LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
 _log = logging.getLogger("durable_testing.local_service")
 
