@@ -1,0 +1,799 @@
+"""Our SDK and AWS's Python SDK, side by side on the same in-memory backend.
+
+Run with ``make bench`` (or ``python -m uv run --frozen python benchmarks/run.py``);
+``--quick`` runs tiny sizes once, for a CI smoke run. Figures are printed as ours,
+theirs and the ratio ours/theirs, and written to ``benchmarks/results.md``.
+See ``docs/performance.md`` for what each figure means.
+
+Both SDKs talk to ``durable_core.MemoryBackend``: ours directly, AWS's through
+``AwsServiceClient`` from ``tests/compat/aws_peer.py`` (the adapter the compat tests use).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# tests/ and benchmarks/ are importable from the repo root; a script's sys.path[0] is its
+# own directory, so put the root first.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import datetime as dt
+import gc
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_durable_execution_sdk_python.config import Duration
+from aws_durable_execution_sdk_python.execution import (
+    DurableExecutionInvocationInput,
+    DurableExecutionInvocationInputWithClient,
+    durable_execution,
+)
+from aws_durable_execution_sdk_python.lambda_service import CheckpointOutput, StateOutput
+from aws_durable_execution_sdk_python.lambda_service import (
+    OperationUpdate as AwsOperationUpdate,
+)
+from durable_core import (
+    CheckpointResponse,
+    ExecutionOptions,
+    MemoryBackend,
+    StatePage,
+    run_invocation,
+)
+from durable_core._ids import operation_id
+from durable_core.types import OperationAction, OperationType, OperationUpdate
+
+from tests.compat.aws_peer import AwsServiceClient
+
+RESULTS = Path(__file__).resolve().parent / "results.md"
+#: Neither SDK needs a Lambda context here; AWS's handler is typed to take one.
+NO_LAMBDA_CONTEXT: Any = None
+
+#: One invocation of one SDK on a backend: ``(backend, event) -> Timed``.
+Invoke = Callable[["MeteredBackend", dict[str, Any]], "Timed"]
+Workflow = Callable[[Any, Any], Any]
+
+
+# -- the backend and the two SDKs -------------------------------------------------
+
+
+class MeteredBackend(MemoryBackend):
+    """``MemoryBackend`` that adds ``latency`` seconds to every checkpoint call and counts
+    the time spent inside the backend (so it can be told apart from the SDK's own time)."""
+
+    def __init__(self, *, latency: float = 0.0, page_size: int = 1000) -> None:
+        super().__init__(page_size=page_size)
+        self.latency = latency
+        self.seconds = 0.0
+
+    def checkpoint(
+        self,
+        execution_arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointResponse:
+        start = time.perf_counter()
+        if self.latency:
+            time.sleep(self.latency)
+        try:
+            return super().checkpoint(execution_arn, checkpoint_token, updates, client_token)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> StatePage:
+        start = time.perf_counter()
+        try:
+            return super().get_state(execution_arn, checkpoint_token, marker)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+class MeteredServiceClient(AwsServiceClient):
+    """The AWS adapter, counting the time of each call (adapter conversions + backend)."""
+
+    def __init__(self, backend: MemoryBackend) -> None:
+        super().__init__(backend)
+        self.seconds = 0.0
+
+    def checkpoint(
+        self,
+        durable_execution_arn: str,
+        checkpoint_token: str,
+        updates: list[AwsOperationUpdate],
+        client_token: str | None,
+    ) -> CheckpointOutput:
+        start = time.perf_counter()
+        try:
+            return super().checkpoint(
+                durable_execution_arn, checkpoint_token, updates, client_token
+            )
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def get_execution_state(
+        self,
+        durable_execution_arn: str,
+        checkpoint_token: str,
+        next_marker: str,
+        max_items: int = 1000,
+    ) -> StateOutput:
+        start = time.perf_counter()
+        try:
+            return super().get_execution_state(
+                durable_execution_arn, checkpoint_token, next_marker, max_items
+            )
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+@dataclass
+class Timed:
+    """One timed invocation: wall time, the part of it spent in the backend (and, for AWS,
+    the adapter), process CPU time (all threads), and the Lambda response."""
+
+    seconds: float
+    service_seconds: float
+    cpu_seconds: float
+    response: dict[str, Any]
+
+    @property
+    def sdk_seconds(self) -> float:
+        return self.seconds - self.service_seconds
+
+
+def ours(workflow: Workflow, *, batch: bool = False) -> Invoke:
+    """Our SDK: ``run_invocation`` with ``ExecutionOptions(backend=...)``."""
+
+    def invoke(backend: MeteredBackend, event: dict[str, Any]) -> Timed:
+        options = ExecutionOptions(backend=backend, batch_checkpoints=batch)
+        before = backend.seconds
+        cpu = time.process_time()
+        start = time.perf_counter()
+        response = run_invocation(workflow, event, None, options)
+        elapsed = time.perf_counter() - start
+        return Timed(elapsed, backend.seconds - before, time.process_time() - cpu, response)
+
+    return invoke
+
+
+def theirs(workflow: Workflow) -> Invoke:
+    """AWS's SDK: its ``@durable_execution`` handler, given an invocation input whose
+    service client is the AWS adapter over the same backend. Parsing the JSON event is
+    AWS's own code (``from_json_dict``) and is timed, as our parsing is."""
+    handler = durable_execution(workflow)
+    inject = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input
+
+    def invoke(backend: MeteredBackend, event: dict[str, Any]) -> Timed:
+        client = MeteredServiceClient(backend)
+        cpu = time.process_time()
+        start = time.perf_counter()
+        parsed = DurableExecutionInvocationInput.from_json_dict(event)
+        response = dict(handler(inject(parsed, client), NO_LAMBDA_CONTEXT))
+        elapsed = time.perf_counter() - start
+        return Timed(elapsed, client.seconds, time.process_time() - cpu, response)
+
+    return invoke
+
+
+def _constant(value: int) -> Callable[[Any], int]:
+    def body(_: Any) -> int:
+        return value
+
+    return body
+
+
+def steps_workflow(n: int, wait: Any = None) -> Workflow:
+    """``n`` sequential trivial steps (step i returns i), then optionally one wait."""
+
+    def workflow(event: Any, ctx: Any) -> int:
+        total = 0
+        for i in range(n):
+            total += ctx.step(_constant(i))
+        if wait is not None:
+            ctx.wait(wait)
+        return total
+
+    return workflow
+
+
+def our_steps(n: int, *, wait: bool = False, batch: bool = False) -> Invoke:
+    return ours(steps_workflow(n, 1 if wait else None), batch=batch)
+
+
+def their_steps(n: int, *, wait: bool = False) -> Invoke:
+    return theirs(steps_workflow(n, Duration.from_seconds(1) if wait else None))
+
+
+def expected_result(n: int) -> str:
+    return json.dumps(sum(range(n)))
+
+
+class BenchError(AssertionError):
+    """An SDK run did not do what the benchmark expects: the figures would be meaningless."""
+
+
+def check(timed: Timed, status: str, result: str | None = None) -> Timed:
+    response = timed.response
+    if response.get("Status") != status or (result is not None and response["Result"] != result):
+        raise BenchError(f"expected {status} {result!r}, got {response!r}")
+    return timed
+
+
+# -- results ----------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    key: str
+    figure: str
+    metric: str
+    unit: str
+    ours: float | None
+    theirs: float | None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ours is None or self.theirs is None or self.theirs == 0:
+            return None
+        return self.ours / self.theirs
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def row(self, key: str) -> Row:
+        return next(r for r in self.rows if r.key == key)
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "us":
+        return f"{value * 1e6:.1f} µs"
+    if unit == "ms":
+        return f"{value * 1e3:.1f} ms"
+    if unit == "s":
+        return f"{value:.3f} s"
+    if unit == "MiB":
+        return f"{value / 2**20:.2f} MiB"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit == "/s":
+        return f"{value:.1f}/s"
+    return f"{value:,.0f}"
+
+
+def table(report: Report) -> str:
+    lines = [
+        "| # | metric | ours | theirs (AWS) | ours/theirs |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in report.rows:
+        ratio = r.ratio
+        metric = r.metric + (f" ({r.note})" if r.note else "")
+        lines.append(
+            f"| {r.figure} | {metric} | {fmt(r.ours, r.unit)} | {fmt(r.theirs, r.unit)} "
+            f"| {'-' if ratio is None else f'{ratio:.2f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+# -- 1. per-step overhead, executing ----------------------------------------------
+
+
+def bench_execute(n: int, repeats: int) -> list[Row]:
+    """A fresh execution running ``n`` trivial steps to completion; time per step."""
+    runs: dict[str, list[Timed]] = {"ours": [], "theirs": []}
+    for _ in range(repeats):
+        for name, invoke in (("ours", our_steps(n)), ("theirs", their_steps(n))):
+            backend = MeteredBackend()
+            event = backend.start_execution({})
+            gc.collect()
+            runs[name].append(check(invoke(backend, event), "SUCCEEDED", expected_result(n)))
+    return [
+        Row(
+            "execute",
+            "1",
+            f"per step, executing {n} steps",
+            "us",
+            median([t.seconds / n for t in runs["ours"]]),
+            median([t.seconds / n for t in runs["theirs"]]),
+        ),
+        Row(
+            "execute_sdk",
+            "1",
+            "per step, executing, minus backend/adapter time",
+            "us",
+            median([t.sdk_seconds / n for t in runs["ours"]]),
+            median([t.sdk_seconds / n for t in runs["theirs"]]),
+        ),
+        Row(
+            "execute_cpu",
+            "1",
+            "per step, executing: CPU time (all threads)",
+            "us",
+            median([t.cpu_seconds / n for t in runs["ours"]]),
+            median([t.cpu_seconds / n for t in runs["theirs"]]),
+        ),
+    ]
+
+
+# -- 2. per-step overhead, replaying ----------------------------------------------
+
+
+def bench_replay_steps(n: int, repeats: int) -> list[Row]:
+    """Each SDK runs ``n`` steps then a wait (PENDING); the wait fires; the re-invocation
+    replays the ``n`` steps and completes. The log is not changed by the replay (the
+    result goes in the response), so the same replay is timed ``repeats`` times."""
+    per_step: dict[str, list[float]] = {}
+    cpu_per_step: dict[str, list[float]] = {}
+    for name, invoke in (("ours", our_steps(n, wait=True)), ("theirs", their_steps(n, wait=True))):
+        backend = MeteredBackend()
+        arn = backend.start_execution({})["DurableExecutionArn"]
+        check(invoke(backend, backend.invocation_event(arn)), "PENDING")
+        if not backend.fire_timers(arn):
+            raise BenchError("the wait did not fire")
+        samples: list[Timed] = []
+        for _ in range(repeats):
+            event = backend.invocation_event(arn)
+            gc.collect()
+            samples.append(check(invoke(backend, event), "SUCCEEDED", expected_result(n)))
+        per_step[name] = [t.seconds / n for t in samples]
+        cpu_per_step[name] = [t.cpu_seconds / n for t in samples]
+    return [
+        Row(
+            "replay_steps",
+            "2",
+            f"per step, replaying {n} steps + wait",
+            "us",
+            median(per_step["ours"]),
+            median(per_step["theirs"]),
+        ),
+        Row(
+            "replay_steps_cpu",
+            "2",
+            "per step, replaying: CPU time (all threads)",
+            "us",
+            median(cpu_per_step["ours"]),
+            median(cpu_per_step["theirs"]),
+        ),
+    ]
+
+
+# -- 3. replay of large logs -------------------------------------------------------
+
+
+def completed_log(n: int) -> tuple[MeteredBackend, str]:
+    """An execution whose log holds ``n`` SUCCEEDED steps, written service-side exactly as
+    both SDKs write them (unnamed, SubType ``Step``, payload ``json.dumps(i)``).
+
+    The page size exceeds the log, so the whole log comes in the event and each SDK
+    parses it from JSON itself (paging would hand our SDK already-parsed objects while
+    AWS's went through the adapter's conversions)."""
+    backend = MeteredBackend(page_size=n + 10)
+    arn = backend.start_execution({})["DurableExecutionArn"]
+    chunk: list[OperationUpdate] = []
+    for i in range(n):
+        chunk.append(
+            OperationUpdate(
+                id=operation_id(None, i + 1),
+                type=OperationType.STEP,
+                sub_type="Step",
+                action=OperationAction.SUCCEED,
+                payload=json.dumps(i),
+            )
+        )
+        if len(chunk) == 5000:
+            backend.apply(arn, chunk)
+            chunk = []
+    if chunk:
+        backend.apply(arn, chunk)
+    return backend, arn
+
+
+def replay_once(
+    invoke: Invoke,
+    backend: MeteredBackend,
+    arn: str,
+    n: int,
+    *,
+    memory: bool,
+    gc_off: bool = False,
+) -> tuple[Timed, int]:
+    """One replay invocation, and (``memory=True``, then timing is distorted) its
+    tracemalloc peak in bytes, counted from after the event was built: the event is the
+    input the service hands over, not the SDK's allocation. ``gc_off`` disables the cyclic
+    garbage collector during the invocation, to show how much of the time is its."""
+    event = backend.invocation_event(arn)
+    gc.collect()
+    if gc_off:
+        gc.disable()
+    if memory:
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+    try:
+        timed = check(invoke(backend, event), "SUCCEEDED", expected_result(n))
+        peak = tracemalloc.get_traced_memory()[1] if memory else 0
+    finally:
+        if memory:
+            tracemalloc.stop()
+        if gc_off:
+            gc.enable()
+    return timed, peak
+
+
+def bench_replay_logs(sizes: Sequence[int], repeats: int, limit: float = 60.0) -> Report:
+    """Replay logs of each size. A size is skipped when the previous size's slower SDK,
+    scaled linearly with a x1.5 margin, predicts a single run of ``limit`` s or more."""
+    report = Report()
+    wall: dict[int, dict[str, float]] = {}
+    cpu: dict[int, dict[str, float]] = {}
+    no_gc: dict[int, dict[str, float]] = {}
+    peaks: dict[int, dict[str, float]] = {}
+    previous: int | None = None
+    for n in sizes:
+        if previous is not None:
+            predicted = max(wall[previous].values()) * n / previous * 1.5
+            if predicted >= limit:
+                report.notes.append(
+                    f"Replay of {n:,} operations skipped: a single run is predicted to take "
+                    f"{predicted:.0f} s (>= {limit:.0f} s) for the slower SDK."
+                )
+                break
+        wall[n], cpu[n], no_gc[n], peaks[n] = {}, {}, {}, {}
+        for name, invoke in (("ours", our_steps(n)), ("theirs", their_steps(n))):
+            backend, arn = completed_log(n)
+            runs = [
+                replay_once(invoke, backend, arn, n, memory=False)[0]
+                for _ in range(1 if n >= 100_000 else repeats)
+            ]
+            wall[n][name] = median([t.seconds for t in runs])
+            cpu[n][name] = median([t.cpu_seconds for t in runs])
+            no_gc[n][name] = replay_once(invoke, backend, arn, n, memory=False, gc_off=True)[
+                0
+            ].seconds
+            peaks[n][name] = replay_once(invoke, backend, arn, n, memory=True)[1]
+            del backend, runs
+        report.rows += [
+            Row(
+                f"replay_{n}",
+                "3",
+                f"replay {n:,} ops: time",
+                "s",
+                wall[n]["ours"],
+                wall[n]["theirs"],
+            ),
+            Row(
+                f"replay_{n}_cpu",
+                "3",
+                f"replay {n:,} ops: CPU time",
+                "s",
+                cpu[n]["ours"],
+                cpu[n]["theirs"],
+            ),
+            Row(
+                f"replay_{n}_nogc",
+                "3",
+                f"replay {n:,} ops: time, gc disabled",
+                "s",
+                no_gc[n]["ours"],
+                no_gc[n]["theirs"],
+            ),
+            Row(
+                f"replay_{n}_mem",
+                "3",
+                f"replay {n:,} ops: peak memory",
+                "MiB",
+                peaks[n]["ours"],
+                peaks[n]["theirs"],
+            ),
+        ]
+        if previous is not None:
+            factor = n // previous
+            for key, label, data in (
+                ("", "time", wall),
+                ("_cpu", "CPU", cpu),
+                ("_nogc", "time gc disabled", no_gc),
+                ("_mem", "memory", peaks),
+            ):
+                report.rows.append(
+                    Row(
+                        f"growth_{n}{key}",
+                        "3",
+                        f"growth {label} {n:,}/{previous:,}",
+                        "x",
+                        data[n]["ours"] / data[previous]["ours"],
+                        data[n]["theirs"] / data[previous]["theirs"],
+                        note=f"linear = {factor}",
+                    )
+                )
+        previous = n
+    return report
+
+
+# -- 4. checkpoint calls and bytes --------------------------------------------------
+
+
+def checkpoint_traffic(backend: MemoryBackend, arn: str) -> tuple[int, int]:
+    """(calls, bytes): every checkpoint call, and the JSON size of every update sent."""
+    calls = [c for c in backend.calls if c.execution_arn == arn]
+    size = sum(len(json.dumps(u.to_wire())) for c in calls for u in c.updates)
+    return len(calls), size
+
+
+def bench_checkpoints(n: int) -> list[Row]:
+    """Run ``n`` sequential steps to completion; count calls and bytes per variant."""
+    traffic: dict[str, tuple[int, int]] = {}
+    variants = (
+        ("ours", our_steps(n)),
+        ("ours_batch", our_steps(n, batch=True)),
+        ("theirs", their_steps(n)),
+    )
+    for name, invoke in variants:
+        backend = MeteredBackend()
+        event = backend.start_execution({})
+        check(invoke(backend, event), "SUCCEEDED", expected_result(n))
+        traffic[name] = checkpoint_traffic(backend, event["DurableExecutionArn"])
+    return [
+        Row(
+            "calls",
+            "4",
+            f"checkpoint calls, {n} steps",
+            "n",
+            traffic["ours"][0],
+            traffic["theirs"][0],
+        ),
+        Row(
+            "calls_batch",
+            "4",
+            f"checkpoint calls, {n} steps",
+            "n",
+            traffic["ours_batch"][0],
+            traffic["theirs"][0],
+            note="ours batch_checkpoints=True",
+        ),
+        Row(
+            "bytes",
+            "4",
+            f"checkpoint bytes, {n} steps",
+            "n",
+            traffic["ours"][1],
+            traffic["theirs"][1],
+        ),
+        Row(
+            "bytes_batch",
+            "4",
+            f"checkpoint bytes, {n} steps",
+            "n",
+            traffic["ours_batch"][1],
+            traffic["theirs"][1],
+            note="ours batch_checkpoints=True",
+        ),
+    ]
+
+
+# -- 5. cold import time -----------------------------------------------------------
+
+
+def _import_seconds(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def _importtime_us(module: str) -> float:
+    """Cumulative µs of ``module`` in ``python -X importtime -c 'import module'``."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    for line in reversed(done.stderr.splitlines()):
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:
+            return float(parts[1])
+    raise BenchError(f"no importtime line for {module}")
+
+
+def bench_import(runs: int) -> list[Row]:
+    """Fresh interpreters importing what a Lambda function imports (medians)."""
+    modules = {"ours": "durable_closure", "theirs": "aws_durable_execution_sdk_python"}
+    for module in modules.values():  # compile .pyc files once, outside the measurement
+        _import_seconds(f"import {module}")
+    baseline = median([_import_seconds("pass") for _ in range(runs)])
+    wall = {
+        k: median([_import_seconds(f"import {m}") for _ in range(runs)]) for k, m in modules.items()
+    }
+    cumulative = {
+        k: median([_importtime_us(m) / 1e6 for _ in range(runs)]) for k, m in modules.items()
+    }
+    return [
+        Row("import", "5", "cold start: python -c 'import …'", "ms", wall["ours"], wall["theirs"]),
+        Row(
+            "import_net",
+            "5",
+            "cold start minus bare interpreter",
+            "ms",
+            wall["ours"] - baseline,
+            wall["theirs"] - baseline,
+            note=f"bare python -c pass = {baseline * 1e3:.1f} ms",
+        ),
+        Row(
+            "importtime",
+            "5",
+            "-X importtime cumulative",
+            "ms",
+            cumulative["ours"],
+            cumulative["theirs"],
+        ),
+    ]
+
+
+# -- 6. steps per second with a 20 ms round trip -----------------------------------
+
+
+def bench_latency(n: int, latency: float, repeats: int) -> list[Row]:
+    """Sequential steps per second when every checkpoint call costs ``latency`` seconds."""
+    rate: dict[str, float] = {}
+    variants = (
+        ("ours", our_steps(n)),
+        ("ours_batch", our_steps(n, batch=True)),
+        ("theirs", their_steps(n)),
+    )
+    for name, invoke in variants:
+        samples = []
+        for _ in range(repeats):
+            backend = MeteredBackend(latency=latency)
+            event = backend.start_execution({})
+            timed = check(invoke(backend, event), "SUCCEEDED", expected_result(n))
+            samples.append(n / timed.seconds)
+        rate[name] = median(samples)
+    label = f"steps/s, {n} steps, {latency * 1e3:.0f} ms per checkpoint"
+    return [
+        Row("latency", "6", label, "/s", rate["ours"], rate["theirs"]),
+        Row(
+            "latency_batch",
+            "6",
+            label,
+            "/s",
+            rate["ours_batch"],
+            rate["theirs"],
+            note="ours batch_checkpoints=True",
+        ),
+    ]
+
+
+# -- the run -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    steps: int = 500
+    repeats: int = 7
+    logs: tuple[int, ...] = (1_000, 10_000, 100_000)
+    log_repeats: int = 3
+    checkpoint_steps: int = 100
+    import_runs: int = 7
+    latency_steps: int = 50
+    latency: float = 0.02
+    latency_repeats: int = 3
+
+
+QUICK = Sizes(
+    steps=20,
+    repeats=1,
+    logs=(100, 1_000),
+    log_repeats=1,
+    checkpoint_steps=10,
+    import_runs=1,
+    latency_steps=3,
+    latency=0.02,
+    latency_repeats=1,
+)
+
+
+def run_all(sizes: Sizes, *, progress: Callable[[str], None] = print) -> Report:
+    report = Report()
+    progress(f"1. executing {sizes.steps} steps x {sizes.repeats}")
+    report.rows += bench_execute(sizes.steps, sizes.repeats)
+    progress(f"2. replaying {sizes.steps} steps x {sizes.repeats}")
+    report.rows += bench_replay_steps(sizes.steps, sizes.repeats)
+    progress(f"3. replaying logs of {', '.join(f'{n:,}' for n in sizes.logs)} operations")
+    logs = bench_replay_logs(sizes.logs, sizes.log_repeats)
+    report.rows += logs.rows
+    report.notes += logs.notes
+    progress(f"4. checkpoint traffic of {sizes.checkpoint_steps} steps")
+    report.rows += bench_checkpoints(sizes.checkpoint_steps)
+    progress(f"5. import time, median of {sizes.import_runs}")
+    report.rows += bench_import(sizes.import_runs)
+    progress(f"6. {sizes.latency_steps} steps at {sizes.latency * 1e3:.0f} ms per checkpoint")
+    report.rows += bench_latency(sizes.latency_steps, sizes.latency, sizes.latency_repeats)
+    return report
+
+
+def machine() -> list[str]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return [
+        f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- CPU: {cpu}, {os.cpu_count()} logical cores",
+        f"- OS: {platform.system()} {platform.release()}",
+        f"- Python: {platform.python_implementation()} {platform.python_version()}",
+        f"- Ours: durable-core {importlib.metadata.version('durable-core')}, "
+        f"durable-closure {importlib.metadata.version('durable-closure')}",
+        "- Theirs: aws-durable-execution-sdk-python "
+        f"{importlib.metadata.version('aws-durable-execution-sdk-python')}",
+    ]
+
+
+def write_results(report: Report, sizes: Sizes, quick: bool, path: Path = RESULTS) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `make bench` (`benchmarks/run.py`"
+        + (" --quick: tiny sizes, not representative" if quick else "")
+        + "). What each figure means: `docs/performance.md`.",
+        "",
+        *machine(),
+        f"- Sizes: {sizes}",
+        "",
+        table(report),
+        "",
+    ]
+    if report.notes:
+        lines += ["Notes:", "", *[f"- {note}" for note in report.notes], ""]
+    path.write_text("\n".join(lines))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat (CI smoke)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"markdown file to write (default {RESULTS.name}; --quick writes none by default)",
+    )
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else Sizes()
+    output: Path | None = args.output or (None if args.quick else RESULTS)
+    report = run_all(sizes)
+    print()
+    print("\n".join(machine()))
+    print()
+    print(table(report))
+    for note in report.notes:
+        print(f"note: {note}")
+    if output is not None:
+        write_results(report, sizes, args.quick, output)
+        print(f"\nwritten to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The benchmark's functions at tiny sizes: behaviour only, never timing.
+
+Each bench function raises ``BenchError`` when an SDK run does not return the expected
+status and result, so a passing call means both SDKs ran the same workflow to the
+same result on the same backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import run as bench
+
+
+def test_both_sdks_return_the_same_result() -> None:
+    for n in (0, 3):
+        ours = bench.our_steps(n)
+        theirs = bench.their_steps(n)
+        results = []
+        for invoke in (ours, theirs):
+            backend = bench.MeteredBackend()
+            timed = invoke(backend, backend.start_execution({}))
+            assert timed.response["Status"] == "SUCCEEDED"
+            results.append(timed.response["Result"])
+        assert results[0] == results[1] == bench.expected_result(n)
+
+
+def test_both_sdks_write_the_same_checkpoint_stream() -> None:
+    streams = []
+    for invoke in (bench.our_steps(3), bench.their_steps(3)):
+        backend = bench.MeteredBackend()
+        event = backend.start_execution({})
+        invoke(backend, event)
+        streams.append([[u.to_wire() for u in call.updates] for call in backend.calls])
+    assert streams[0] == streams[1]
+
+
+def test_execute_and_replay_figures() -> None:
+    rows = bench.bench_execute(5, 1) + bench.bench_replay_steps(5, 2)
+    assert {r.key for r in rows} >= {"execute", "execute_sdk", "replay_steps"}
+    assert all(r.ours is not None and r.theirs is not None for r in rows)
+
+
+def test_replay_logs_cover_every_size_and_growth() -> None:
+    report = bench.bench_replay_logs((20, 40), 1)
+    for key in ("replay_20", "replay_40", "replay_40_mem", "growth_40", "growth_40_mem"):
+        row = report.row(key)
+        assert row.ours is not None and row.ours > 0
+        assert row.theirs is not None and row.theirs > 0
+    assert not report.notes
+
+
+def test_replay_logs_skip_sizes_predicted_too_slow() -> None:
+    report = bench.bench_replay_logs((10, 1_000_000_000), 1, limit=1.0)
+    assert [r.key for r in report.rows if r.key.startswith("replay_")][-1] == "replay_10_mem"
+    assert report.notes and "skipped" in report.notes[0]
+
+
+def _summary(ops: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (op["Id"], op["Type"], op.get("SubType"), op["Status"], op["StepDetails"].get("Result"))
+        for op in ops
+    ]
+
+
+def test_the_built_log_is_what_the_sdks_write() -> None:
+    backend, arn = bench.completed_log(4)
+    executed = bench.MeteredBackend()
+    event = executed.start_execution({})
+    bench.their_steps(4)(executed, event)
+    built = [op.to_wire() for op in backend.operations(arn)[1:]]
+    written = [op.to_wire() for op in executed.operations(event["DurableExecutionArn"])[1:]]
+    assert _summary(built) == _summary(written)
+
+
+def test_batching_makes_fewer_calls_with_the_same_updates() -> None:
+    rows = {r.key: r for r in bench.bench_checkpoints(5)}
+    assert rows["calls"].ours == rows["calls"].theirs == 5
+    assert rows["calls_batch"].ours is not None and rows["calls"].ours is not None
+    assert rows["calls_batch"].ours < rows["calls"].ours
+    assert rows["bytes"].ours == rows["bytes_batch"].ours == rows["bytes"].theirs
+
+
+def test_latency_figure_runs() -> None:
+    rows = bench.bench_latency(2, 0.001, 1)
+    assert all(r.ours and r.theirs for r in rows)
+
+
+def test_results_file_and_table(tmp_path: Path) -> None:
+    report = bench.Report(rows=bench.bench_checkpoints(2), notes=["a note"])
+    out = tmp_path / "results.md"
+    bench.write_results(report, bench.QUICK, True, out)
+    text = out.read_text()
+    assert "aws-durable-execution-sdk-python" in text
+    assert "| 4 | checkpoint calls, 2 steps | 2 | 2 | 1.00 |" in text
+    assert "a note" in text
+
+
+@pytest.mark.parametrize("module", ["durable_closure", "aws_durable_execution_sdk_python"])
+def test_importtime_parses(module: str) -> None:
+    assert bench._importtime_us(module) > 0
