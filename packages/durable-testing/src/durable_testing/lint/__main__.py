@@ -1,0 +1,5 @@
+"""``python -m durable_testing.lint PATH...``."""
+
+from durable_testing.lint import main
+
+raise SystemExit(main())
