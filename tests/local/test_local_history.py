@@ -140,7 +140,10 @@ def test_step_wait_child_workflow_orders_invocations_and_timers() -> None:
 
     assert result.result == ["a", "b"]
     assert result.history[0]["Name"] == result.history[-1]["Name"] == "week-1"
-    assert result.history[0]["ExecutionStartedDetails"]["Input"] == {"Payload": "null"}
+    assert result.history[0]["ExecutionStartedDetails"]["Input"] == {
+        "Payload": "null",
+        "Truncated": False,
+    }
     assert result.event_types == [
         "ExecutionStarted",
         "StepStarted",

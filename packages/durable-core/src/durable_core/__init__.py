@@ -12,14 +12,37 @@ from durable_core.backends import (
     MemoryBackend,
     StatePage,
 )
-from durable_core.config import ChildConfig, StepConfig, StepSemantics
+from durable_core.batch import (
+    BatchItem,
+    BatchItemStatus,
+    BatchResult,
+    CompletionConfig,
+    CompletionReason,
+    MapConfig,
+    NestingType,
+    ParallelConfig,
+)
+from durable_core.config import (
+    CallbackConfig,
+    ChildConfig,
+    InvokeConfig,
+    StepConfig,
+    StepSemantics,
+    WaitForCallbackConfig,
+    WaitForConditionConfig,
+)
 from durable_core.context import DurableContext, StepContext
 from durable_core.errors import (
+    CallbackError,
+    CallbackExternalError,
+    CallbackSubmitterError,
+    CallbackTimeoutError,
     CheckpointError,
     ChildContextError,
     DurableError,
     DurableOperationError,
     InvalidEventError,
+    InvokeError,
     NonDeterministicExecutionError,
     PayloadTooLargeError,
     SerDesError,
@@ -28,6 +51,7 @@ from durable_core.errors import (
     StepTimeoutError,
     SuspendExecution,
     ValidationError,
+    WaitForConditionError,
 )
 from durable_core.execution import (
     DurableHandler,
@@ -36,14 +60,38 @@ from durable_core.execution import (
     run_invocation,
     use_backend,
 )
+from durable_core.operations.callback import Callback
+from durable_core.operations.saga import CompensationOutcome, CompensationResult
 from durable_core.retries import Jitter, RetryDecision, RetryPolicy, exponential_backoff, no_retry
 from durable_core.serdes import ExtendedSerDes, JsonSerDes, SerDes
+from durable_core.waits import (
+    WaitDecision,
+    WaitStrategy,
+    WaitStrategyConfig,
+    condition,
+    create_wait_strategy,
+    exponential_wait,
+    fixed_wait,
+)
 
 __all__ = [
+    "BatchItem",
+    "BatchItemStatus",
+    "BatchResult",
+    "Callback",
+    "CallbackConfig",
+    "CallbackError",
+    "CallbackExternalError",
+    "CallbackSubmitterError",
+    "CallbackTimeoutError",
     "CheckpointError",
     "CheckpointResponse",
     "ChildConfig",
     "ChildContextError",
+    "CompensationOutcome",
+    "CompensationResult",
+    "CompletionConfig",
+    "CompletionReason",
     "DurableBackend",
     "DurableContext",
     "DurableError",
@@ -52,12 +100,17 @@ __all__ = [
     "ExecutionOptions",
     "ExtendedSerDes",
     "InvalidEventError",
+    "InvokeConfig",
+    "InvokeError",
     "Jitter",
     "JsonSerDes",
     "LambdaBackend",
     "LambdaHandler",
+    "MapConfig",
     "MemoryBackend",
+    "NestingType",
     "NonDeterministicExecutionError",
+    "ParallelConfig",
     "PayloadTooLargeError",
     "RetryDecision",
     "RetryPolicy",
@@ -72,7 +125,17 @@ __all__ = [
     "StepTimeoutError",
     "SuspendExecution",
     "ValidationError",
+    "WaitDecision",
+    "WaitForCallbackConfig",
+    "WaitForConditionConfig",
+    "WaitForConditionError",
+    "WaitStrategy",
+    "WaitStrategyConfig",
+    "condition",
+    "create_wait_strategy",
     "exponential_backoff",
+    "exponential_wait",
+    "fixed_wait",
     "no_retry",
     "run_invocation",
     "use_backend",

@@ -25,7 +25,9 @@ __all__ = [
     "check_identity",
     "child_action",
     "plan_step",
+    "resumed_condition_state",
     "wait_action",
+    "wait_for_callback_failure",
 ]
 
 
@@ -166,3 +168,32 @@ def child_action(recorded: Operation | None) -> ChildPlan:
     if recorded.status.is_terminal:
         return ChildPlan(Action.RAISE)
     return ChildPlan(Action.EXECUTE)
+
+
+def resumed_condition_state(recorded: Operation | None) -> str | None:
+    """The state a ``wait_for_condition`` poll resumes from: what its last RETRY recorded.
+
+    None means the first poll (or a record with no state): start from the initial state.
+    """
+    if recorded is None or recorded.status not in (OperationStatus.STARTED, OperationStatus.READY):
+        return None
+    return recorded.result or None
+
+
+def wait_for_callback_failure(
+    callback: Operation | None, submitter: Operation | None
+) -> Operation | None:
+    """Which inner operation failed a ``wait_for_callback`` context, from the records alone.
+
+    The submitter step runs before the callback's result is read, so a failed submitter
+    is the cause even when the callback failed too. None: neither (another error).
+    """
+    if submitter is not None and submitter.status is OperationStatus.FAILED:
+        return submitter
+    if (
+        callback is not None
+        and callback.status.is_terminal
+        and callback.status is not OperationStatus.SUCCEEDED
+    ):
+        return callback
+    return None

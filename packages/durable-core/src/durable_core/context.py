@@ -10,20 +10,34 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from durable_core._ids import IdNamespace
 from durable_core._replay import CheckpointLog, OperationCall, check_identity
+from durable_core.batch import BatchResult, Branch, MapConfig, ParallelConfig
 from durable_core.checkpoint import Checkpointer
-from durable_core.config import ChildConfig, StepConfig, validate_name
+from durable_core.config import (
+    CallbackConfig,
+    ChildConfig,
+    InvokeConfig,
+    ResultT,
+    StepConfig,
+    WaitForCallbackConfig,
+    WaitForConditionConfig,
+    validate_name,
+)
+from durable_core.errors import BranchCancelled, ValidationError
 from durable_core.logger import ReplaySafeLogger, default_logger
+from durable_core.operations.callback import Callback
+from durable_core.operations.saga import CompensationResult
 from durable_core.types import Operation, OperationType
 
 __all__ = ["DurableContext", "StepContext"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -65,10 +79,15 @@ class DurableContext:
         parent_id: str | None = None,
         replaying: bool = False,
         lambda_context: Any = None,
+        id_prefix: str | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self._state = state
         self._parent_id = parent_id
-        self._ids = IdNamespace(parent_id)
+        # Ids are prefixed by the owning operation; a virtual (FLAT) branch has its own
+        # prefix but reports its operations to the batch as parent.
+        self._ids = IdNamespace(id_prefix or parent_id)
+        self._cancel = cancel
         self._replaying = replaying
         self._replay_lock = threading.Lock()
         self.lambda_context = lambda_context
@@ -133,6 +152,75 @@ class DurableContext:
         call = self._call(OperationType.CONTEXT, config.sub_type or "RunInChildContext", name)
         return run_child(self, call, func, config)
 
+    # -- concurrency --------------------------------------------------------------
+
+    def parallel(
+        self,
+        branches: Sequence[Callable[[DurableContext], T]],
+        name: str | None = None,
+        config: ParallelConfig[T] | None = None,
+    ) -> BatchResult[T]:
+        """Run each function in its own child context, concurrently (threads).
+
+        Branch ``i`` is named ``parallel-branch-{i}``. At most ``max_concurrency``
+        branches are in flight, counting branches that are waiting. Failures do not
+        raise: inspect the ``BatchResult`` or call ``throw_if_error()``.
+        """
+        config = config or ParallelConfig()
+        config.completion_config.validate_for(len(branches))
+        items = [Branch(f"parallel-branch-{i}", fn) for i, fn in enumerate(branches)]
+        return self._batch("Parallel", "ParallelBranch", name, items, config)
+
+    def map(
+        self,
+        items: Sequence[U],
+        func: Callable[[DurableContext, U, int, Sequence[U]], T],
+        name: str | None = None,
+        config: MapConfig[U] | None = None,
+    ) -> BatchResult[T]:
+        """Call ``func(ctx, item, index, items)`` for every item, each in a child context."""
+        config = config or MapConfig()
+        config.completion_config.validate_for(len(items))
+        namer = config.item_namer
+        units = [
+            Branch(
+                namer(item, i) if namer else f"map-item-{i}",
+                lambda c, item=item, i=i: func(c, item, i, items),  # type: ignore[misc]
+            )
+            for i, item in enumerate(items)
+        ]
+        return self._batch("Map", "MapIteration", name, units, config)
+
+    def _batch(
+        self,
+        sub_type: str,
+        item_sub_type: str,
+        name: str | None,
+        branches: list[Branch],
+        config: ParallelConfig[Any] | MapConfig[Any],
+    ) -> BatchResult[Any]:
+        from durable_core.operations.batch import run_branches
+        from durable_core.operations.child import run_child
+
+        call = self._call(OperationType.CONTEXT, sub_type, name)
+        item_config: ChildConfig[Any] = ChildConfig(serdes=config.item_serdes or config.serdes)
+
+        def coordinate(batch_ctx: DurableContext) -> BatchResult[Any]:
+            return run_branches(
+                batch_ctx,
+                branches,
+                sub_type=item_sub_type,
+                max_concurrency=config.max_concurrency,
+                completion=config.completion_config,
+                item_config=item_config,
+                nesting=config.nesting_type,
+            )
+
+        result: BatchResult[Any] = run_child(
+            self, call, coordinate, ChildConfig(serdes=config.serdes)
+        )
+        return result
+
     # -- engine plumbing ----------------------------------------------------------
 
     def _call(self, op_type: OperationType, sub_type: str, name: str | None) -> OperationCall:
@@ -142,6 +230,8 @@ class DurableContext:
 
     def _begin(self, call: OperationCall) -> Operation | None:
         """Look up and validate the record of ``call``; flip to executing at new work."""
+        if self._cancel is not None and self._cancel.is_set():
+            raise BranchCancelled(f"{call.describe()}: its batch has already completed")
         recorded = self._state.log.get(call.id)
         check_identity(call, recorded)
         if self._replaying and (
@@ -165,12 +255,21 @@ class DurableContext:
         with self._replay_lock:
             self._replaying = False
 
-    def _child(self, operation_id: str) -> DurableContext:
+    def _child(
+        self,
+        operation_id: str,
+        *,
+        virtual: bool = False,
+        cancel: threading.Event | None = None,
+    ) -> DurableContext:
+        """The context of a child operation; ``virtual`` children report to our parent."""
         return DurableContext(
             self._state,
-            parent_id=operation_id,
+            parent_id=self._parent_id if virtual else operation_id,
+            id_prefix=operation_id,
             replaying=self._replaying,
             lambda_context=self.lambda_context,
+            cancel=cancel or self._cancel,
         )
 
     def _trace(
@@ -186,3 +285,111 @@ class DurableContext:
 
     def _record(self, operation_id: str) -> Operation | None:
         return self._state.log.get(operation_id)
+
+    # -- callbacks, invoke, conditions, saga ---------------------------------------
+
+    def create_callback(
+        self, name: str | None = None, config: CallbackConfig[ResultT] | None = None
+    ) -> Callback[ResultT]:
+        """Create a callback: give ``callback_id`` to an external system, then ``result()``.
+
+        The START is persisted before this returns (the service makes the id). A
+        recorded failure is raised by ``result()``, never here, so the code between the
+        two runs identically on every replay. Without ``config.serdes`` the result is the
+        payload string as the external system sent it.
+        """
+        from durable_core.operations.callback import create_callback
+
+        config = config or CallbackConfig()
+        call = self._call(OperationType.CALLBACK, config.sub_type or "Callback", name)
+        return create_callback(self, call, config)
+
+    def wait_for_callback(
+        self,
+        submitter: Callable[[str, StepContext], None],
+        name: str | None = None,
+        config: WaitForCallbackConfig[ResultT] | None = None,
+    ) -> ResultT:
+        """Create a callback, hand its id to ``submitter`` in a step, return the answer.
+
+        As in AWS's SDK: a child context (subtype ``WaitForCallback``) holding the
+        callback ``"<name> create callback id"`` and the step ``"<name> submitter"``
+        (retried per ``config.retry``). Failures raise ``CallbackSubmitterError``,
+        ``CallbackTimeoutError`` or ``CallbackExternalError``, identically on replay.
+        """
+        from durable_core.operations.callback import wait_for_callback
+
+        if not callable(submitter):
+            raise ValidationError("wait_for_callback needs a callable submitter")
+        call = self._call(OperationType.CONTEXT, "WaitForCallback", name)
+        return wait_for_callback(self, call, submitter, config)
+
+    def invoke(
+        self,
+        function_name: str,
+        payload: Any,
+        name: str | None = None,
+        config: InvokeConfig[Any, ResultT] | None = None,
+    ) -> ResultT:
+        """Invoke the durable function ``function_name`` with ``payload``; return its result.
+
+        The invocation suspends until the service reports the target finished; a
+        target that failed, timed out or was stopped raises ``InvokeError``.
+        """
+        from durable_core.operations.invoke import run_invoke, validate_function_name
+
+        validate_function_name(function_name)
+        call = self._call(OperationType.CHAINED_INVOKE, "ChainedInvoke", name)
+        return run_invoke(self, call, function_name, payload, config or InvokeConfig())
+
+    def wait_for_condition(
+        self,
+        check: Callable[[T, StepContext], T],
+        config: WaitForConditionConfig[T],
+        name: str | None = None,
+    ) -> T:
+        """Poll ``check(state)`` until ``config.wait_strategy`` stops; return the last state.
+
+        Each poll that goes on checkpoints the new state and suspends for the delay
+        the strategy chose, so waiting costs no Lambda time. A check that raises, or a
+        strategy that gives up, raises ``WaitForConditionError``.
+        """
+        from durable_core.operations.wait_for_condition import run_wait_for_condition
+
+        if not callable(check):
+            raise ValidationError("wait_for_condition needs a callable check")
+        if not isinstance(config, WaitForConditionConfig):
+            raise ValidationError("wait_for_condition needs a WaitForConditionConfig")
+        call = self._call(OperationType.STEP, "WaitForCondition", name)
+        return run_wait_for_condition(self, call, check, config)
+
+    def step_with_compensation(
+        self,
+        func: Callable[[StepContext], T],
+        compensate: Callable[[T, StepContext], None],
+        name: str | None = None,
+        config: StepConfig[T] | None = None,
+    ) -> T:
+        """Run a step and, once it succeeded, register ``compensate(result)`` in this context.
+
+        Nothing extra is checkpointed: replay registers the compensation again.
+        ``run_compensations`` runs what was registered.
+        """
+        from durable_core.operations.saga import register
+
+        if not callable(compensate):
+            raise ValidationError("step_with_compensation needs a callable compensate")
+        result = self.step(func, name, config)
+        register(self, validate_name(name), compensate, result)
+        return result
+
+    def run_compensations(self, name: str | None = None) -> CompensationResult:
+        """Undo, last first, every step registered by ``step_with_compensation`` here.
+
+        One child context (subtype ``Compensations``) with one step per compensation,
+        named ``compensate-<step name>``; all run even if some fail, and the result
+        lists each outcome.
+        """
+        from durable_core.operations.saga import run_compensations
+
+        return run_compensations(self, name)

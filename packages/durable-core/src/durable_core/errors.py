@@ -18,11 +18,17 @@ from __future__ import annotations
 from durable_core.types import ErrorObject
 
 __all__ = [
+    "BranchCancelled",
+    "CallbackError",
+    "CallbackExternalError",
+    "CallbackSubmitterError",
+    "CallbackTimeoutError",
     "CheckpointError",
     "ChildContextError",
     "DurableError",
     "DurableOperationError",
     "InvalidEventError",
+    "InvokeError",
     "NonDeterministicExecutionError",
     "PayloadTooLargeError",
     "SerDesError",
@@ -31,6 +37,7 @@ __all__ = [
     "StepTimeoutError",
     "SuspendExecution",
     "ValidationError",
+    "WaitForConditionError",
     "error_object_from_exception",
     "qualified_type_name",
 ]
@@ -154,6 +161,10 @@ class SuspendExecution(BaseException):
     """Unwinds the handler: the invocation ends PENDING and Lambda re-invokes later."""
 
 
+class BranchCancelled(BaseException):
+    """Unwinds a parallel/map branch that is still running after its batch completed."""
+
+
 def qualified_type_name(exc: BaseException) -> str:
     """The wire ErrorType of an exception: ``module.Class``, builtins unqualified (AWS's rule)."""
     cls = type(exc)
@@ -176,3 +187,32 @@ def error_object_from_exception(exc: BaseException) -> ErrorObject:
             stack_trace=exc.stack_trace,
         )
     return ErrorObject(error_message=str(exc), error_type=qualified_type_name(exc))
+
+
+class CallbackError(DurableOperationError):
+    """A callback ended without a success: catches every callback failure.
+
+    ``error_type`` is the type the service recorded (``Callback.Timeout``,
+    ``Callback.Heartbeat``, or what the sender of SendDurableExecutionCallbackFailure
+    passed). The subclasses tell the cause apart, as AWS's SDK does.
+    """
+
+
+class CallbackExternalError(CallbackError):
+    """The external system reported failure (SendDurableExecutionCallbackFailure)."""
+
+
+class CallbackTimeoutError(CallbackError):
+    """The callback timed out: no answer within its timeout, or no heartbeat in time."""
+
+
+class CallbackSubmitterError(CallbackError):
+    """The submitter step of ``wait_for_callback`` failed for good."""
+
+
+class InvokeError(DurableOperationError):
+    """A chained invoke ended FAILED, TIMED_OUT or STOPPED; carries the recorded error."""
+
+
+class WaitForConditionError(DurableOperationError):
+    """A ``wait_for_condition`` failed: the check raised, or the polls were exhausted."""

@@ -230,6 +230,13 @@ def run_invocation(
         raise
     except Exception as exc:
         return _failed(exc, options, checkpointer, log)
+    except BaseException:
+        # The process is going down (SystemExit, KeyboardInterrupt, MemoryError):
+        # persist what is buffered (STARTs, batched results) on a best-effort basis,
+        # as AWS's background checkpointer would have, then let it go down.
+        with contextlib.suppress(Exception):
+            checkpointer.flush()
+        raise
     return _succeeded(value, checkpointer, log)
 
 

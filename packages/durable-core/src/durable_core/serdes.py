@@ -19,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from durable_core.batch import BatchResult
 from durable_core.errors import SerDesError
 
 __all__ = ["JSON_SERDES", "ExtendedSerDes", "JsonSerDes", "SerDes", "deserialize", "serialize"]
@@ -75,6 +76,8 @@ def _encode(value: Any) -> dict[str, Any]:
         return {"t": "dt", "v": value.isoformat()}
     if isinstance(value, date):
         return {"t": "D", "v": value.isoformat()}
+    if isinstance(value, BatchResult):
+        return {"t": "br", "v": _encode(value.to_dict())["v"]}
     if isinstance(value, list):
         return {"t": "l", "v": [_encode(item) for item in value]}
     if isinstance(value, tuple):
@@ -129,6 +132,7 @@ _DECODERS: dict[str, Any] = {
     "l": _sequence,
     "t": lambda v: tuple(_sequence(v)),
     "m": _mapping,
+    "br": lambda v: BatchResult.from_dict(_mapping(v)),
 }
 
 

@@ -6,9 +6,13 @@ service observes, in the order it observes it:
 
 * one event per checkpointed update (``START`` -> ``StepStarted``, ``RETRY`` ->
   ``StepFailed`` with ``RetryDetails``, ``SUCCEED`` -> ``ContextSucceeded`` ...);
-* one per service-side completion (a wait's timer fired -> ``WaitSucceeded``);
+* one per service-side completion (a wait's timer fired -> ``WaitSucceeded``, a
+  callback answered or timed out -> ``CallbackSucceeded|Failed|TimedOut``, a chained
+  invoke's execution ended -> ``ChainedInvokeSucceeded|Failed``);
+* two for a chained invoke whose target the service rejects at ``START``:
+  ``ChainedInvokeStarted`` then ``ChainedInvokeFailed``;
 * ``InvocationCompleted`` when an invocation returns, which is therefore always
-  before any timer completion that fires after it, also with time skipped;
+  before any timer or callback completion that happens after it, also with time skipped;
 * ``ExecutionStarted`` first and ``ExecutionSucceeded|Failed`` last.
 
 ``EXECUTION`` updates produce no event of their own: the execution completes when
@@ -58,12 +62,14 @@ _SUFFIX = {
 }
 
 
+# EventResult / EventError / EventInput carry ``Truncated``; the local service keeps
+# every payload whole, so it is always false.
 def _error_block(error: ErrorObject | None) -> dict[str, Any]:
-    return {"Payload": error.to_wire()} if error is not None else {}
+    return {"Payload": error.to_wire(), "Truncated": False} if error is not None else {}
 
 
 def _result_block(payload: str | None) -> dict[str, Any]:
-    return {"Payload": payload} if payload is not None else {}
+    return {"Payload": payload, "Truncated": False} if payload is not None else {}
 
 
 def _base(event_type: str, timestamp: dt.datetime, op: Operation | None) -> HistoryEvent:
@@ -83,7 +89,13 @@ def _wait_seconds(op: Operation) -> int | None:
     return round((end - op.start_timestamp).total_seconds())
 
 
-def _details(change: OperationChange, status: OperationStatus) -> dict[str, Any]:
+# The version a chained invoke runs: the local service runs every function unpublished.
+_EXECUTED_VERSION = "$LATEST"
+
+
+def _details(
+    change: OperationChange, status: OperationStatus, child_arn: str | None
+) -> dict[str, Any]:
     """The ``<EventType>Details`` block of one operation event."""
     op, update = change.after, change.update
     if op.type is OperationType.STEP:
@@ -122,9 +134,16 @@ def _details(change: OperationChange, status: OperationStatus) -> dict[str, Any]
         return started
     if op.type is OperationType.CHAINED_INVOKE and status is OperationStatus.STARTED:
         options_ci = update.chained_invoke_options if update is not None else None
-        started = {"Input": _result_block(update.payload if update is not None else None)}
+        started = {}
         if options_ci is not None:
             started["FunctionName"] = options_ci.function_name
+            if options_ci.tenant_id:
+                started["TenantId"] = options_ci.tenant_id
+        if update is not None and update.payload is not None:
+            started["Input"] = _result_block(update.payload)
+        if child_arn is not None:
+            started["ExecutedVersion"] = _EXECUTED_VERSION
+            started["DurableExecutionArn"] = child_arn
         return started
     if status is OperationStatus.STARTED:
         return {}
@@ -133,16 +152,36 @@ def _details(change: OperationChange, status: OperationStatus) -> dict[str, Any]
     return {"Error": _error_block(op.error)}
 
 
-def events_for_change(change: OperationChange, timestamp: dt.datetime) -> list[HistoryEvent]:
+def events_for_change(
+    change: OperationChange, timestamp: dt.datetime, *, child_arn: str | None = None
+) -> list[HistoryEvent]:
     """The events one applied update or service-side transition adds to the history.
 
     A step ``RETRY`` leaves the operation ``PENDING`` but is reported as the failed
     (or, without an error, succeeded) attempt it records; a step made ``READY`` again
-    by the service adds nothing: the next attempt's ``START`` will.
+    by the service adds nothing: the next attempt's ``START`` will. ``child_arn`` is
+    the execution a started chained invoke runs (its ``DurableExecutionArn``).
     """
     op = change.after
     if op.type is OperationType.EXECUTION or op.type not in _PREFIX:
         return []
+    update = change.update
+    if (
+        update is not None
+        and update.action is OperationAction.START
+        and op.type is OperationType.CHAINED_INVOKE
+        and op.status.is_terminal
+    ):
+        # As the service: no input is stored for a target it could not resolve.
+        started = OperationChange(
+            change.before,
+            op.model_copy(update={"status": OperationStatus.STARTED}),
+            update.model_copy(update={"payload": None}),
+        )
+        return [
+            _event(started, OperationStatus.STARTED, timestamp, None),
+            _event(change, op.status, timestamp, None),
+        ]
     status = op.status
     if change.update is not None and change.update.action is OperationAction.RETRY:
         status = OperationStatus.FAILED if change.update.error else OperationStatus.SUCCEEDED
@@ -150,10 +189,16 @@ def events_for_change(change: OperationChange, timestamp: dt.datetime) -> list[H
         return []
     if change.update is None and change.before is not None and change.before.status is status:
         return []
-    event_type = _PREFIX[op.type] + _SUFFIX[status]
-    event = _base(event_type, timestamp, op)
-    event[f"{event_type}Details"] = _details(change, status)
-    return [event]
+    return [_event(change, status, timestamp, child_arn)]
+
+
+def _event(
+    change: OperationChange, status: OperationStatus, timestamp: dt.datetime, child_arn: str | None
+) -> HistoryEvent:
+    event_type = _PREFIX[change.after.type] + _SUFFIX[status]
+    event = _base(event_type, timestamp, change.after)
+    event[f"{event_type}Details"] = _details(change, status, child_arn)
+    return event
 
 
 def execution_started_event(

@@ -2,13 +2,17 @@
 
 It starts executions, invokes registered handlers with the event the service would
 send, applies their checkpoints with ``MemoryBackend``'s rules (the one
-implementation of them), fires wait timers and step retries when due, re-invokes
-crashed invocations a bounded number of times, records the history in the format
-of ``GetDurableExecutionHistory`` and persists every change in a store, so a
-SQLite-backed service killed mid-wait carries on in a new process.
+implementation of them), fires wait timers, step retries and callback timeouts when
+due, takes callback answers (``send_callback_success|failure|heartbeat``), runs
+chained invokes as executions of their own, re-invokes crashed invocations a bounded
+number of times, records the history in the format of ``GetDurableExecutionHistory``
+and persists every change in a store, so a SQLite-backed service killed mid-wait
+carries on in a new process.
 
 Invocations run one at a time on the calling thread; handlers reach the service
 through ``durable_core.execution.use_backend``, so any API style works unchanged.
+A callback answer sent from another thread waits for a running invocation to return,
+so it is recorded after that invocation's ``InvocationCompleted``, as the service does.
 """
 
 from __future__ import annotations
@@ -16,13 +20,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable_core.backends.memory import ExecutionRecord, MemoryBackend, OperationChange
+from durable_core.backends.memory import (
+    ExecutionRecord,
+    MemoryBackend,
+    OperationChange,
+    ResourceNotFoundException,
+)
 from durable_core.errors import qualified_type_name
 from durable_core.execution import LambdaHandler, use_backend
 from durable_core.types import (
@@ -44,7 +54,7 @@ from durable_testing.history import (
 )
 from durable_testing.stores import ExecutionStatus, ExecutionStore, MemoryStore, StoredExecution
 
-__all__ = ["ExecutionResult", "LocalLambdaContext", "LocalService"]
+__all__ = ["ExecutionResult", "LocalLambdaContext", "LocalService", "PendingCallback"]
 
 
 _log = logging.getLogger("durable_testing.local_service")
@@ -99,6 +109,17 @@ class ExecutionResult:
         raise KeyError(f"no operation named {name!r} in {self.arn}")
 
 
+@dataclass(frozen=True)
+class PendingCallback:
+    """A callback waiting for its answer: give ``callback_id`` to whoever will send it."""
+
+    callback_id: str
+    operation_id: str
+    name: str | None
+    parent_id: str | None
+    deadline: dt.datetime | None
+
+
 def _error(error_type: str, message: str) -> ErrorObject:
     return ErrorObject(error_type=error_type, error_message=message)
 
@@ -110,6 +131,11 @@ class LocalService:
     instead of returning a status) fail the execution, each retry ``invocation_retry_delay``
     seconds after the crash, like AWS's local runner. With ``VirtualClock`` (the
     default) every wait and delay is skipped; with ``RealClock`` the service sleeps.
+
+    A ``ctx.invoke`` (CHAINED_INVOKE) names a function: the one registered under that
+    name, or under the function-name part of a Lambda ARN, runs as an execution of its
+    own in this service, and its result or error completes the caller's operation. An
+    unknown name fails the operation at once with ``ResourceNotFoundException``.
     """
 
     def __init__(
@@ -125,10 +151,14 @@ class LocalService:
         self.max_invocation_attempts = max_invocation_attempts
         self.invocation_retry_delay = invocation_retry_delay
         self.backend = MemoryBackend(
-            self.clock.now, on_changes=self._record_changes, on_checkpoint=self._persist
+            self.clock.now,
+            on_changes=self._record_changes,
+            on_checkpoint=self._persist,
+            resolve_function=self._check_function,
         )
         self._handlers: dict[str, LambdaHandler] = {}
         self._executions: dict[str, StoredExecution] = {}
+        self._lock = threading.RLock()
 
     # -- public API ---------------------------------------------------------------
 
@@ -142,7 +172,19 @@ class LocalService:
         """Create an execution of function ``name``; returns its ARN. Nothing runs yet."""
         if name not in self._handlers:
             raise KeyError(f"no function registered as {name!r}; call register() first")
-        event = self.backend.start_execution(input_value, name=execution_name)
+        with self._lock:
+            return self._create(name, json.dumps(input_value), execution_name)
+
+    def _create(
+        self,
+        name: str,
+        input_payload: str,
+        execution_name: str | None = None,
+        parent: tuple[str, str] | None = None,
+    ) -> str:
+        """Create an execution; ``parent`` is the (ARN, operation id) of the chained invoke
+        it completes."""
+        event = self.backend.start_execution(name=execution_name, input_payload=input_payload)
         arn: str = event["DurableExecutionArn"]
         record = self.backend.executions[arn]
         now = self.clock.now()
@@ -155,6 +197,8 @@ class LocalService:
             token_seq=record.token_seq,
             start_timestamp=now,
             invoke_at=now,
+            parent_arn=parent[0] if parent else None,
+            parent_operation_id=parent[1] if parent else None,
         )
         started = execution_started_event(record.execution_operation, _execution_name(arn), now)
         append_event(execution.events, started)
@@ -175,14 +219,19 @@ class LocalService:
         arn = self.start(name, input_value, execution_name=execution_name)
         return self.run_until_complete(arn, timeout=timeout)
 
-    def run_until_complete(self, arn: str, *, timeout: float = 60.0) -> ExecutionResult:
-        """Drive one execution until it succeeds or fails.
+    def run_until_complete(
+        self, arn: str, *, timeout: float = 60.0, until: dt.datetime | None = None
+    ) -> ExecutionResult:
+        """Drive one execution (and the executions its chained invokes started) until it
+        succeeds or fails.
 
         ``timeout`` is in wall-clock seconds (``TimeoutError`` after it). An execution
         that can only progress by an outside event (a callback) is returned ``RUNNING``.
+        With ``until`` nothing due after that instant runs (it is returned ``RUNNING``):
+        a test can then answer a callback before a later timer fires.
         """
         self._load(arn)
-        self._drive([arn], timeout)
+        self._drive([arn], timeout, until)
         return self.describe(arn)
 
     def resume_all(self, *, timeout: float = 60.0) -> list[ExecutionResult]:
@@ -211,15 +260,134 @@ class LocalService:
     def history(self, arn: str) -> list[HistoryEvent]:
         return self.describe(arn).history
 
+    # -- callbacks ----------------------------------------------------------------
+
+    def callbacks(self, arn: str) -> list[PendingCallback]:
+        """The callbacks of ``arn`` still waiting for an answer, in creation order."""
+        with self._lock:
+            self._load(arn)
+            record = self.backend.executions[arn]
+            deadlines = {d.operation_id: d.at for d in self.backend.callback_deadlines(arn)}
+            return [
+                PendingCallback(
+                    callback_id=callback_id,
+                    operation_id=state.operation_id,
+                    name=op.name,
+                    parent_id=op.parent_id,
+                    deadline=deadlines.get(op.id),
+                )
+                for callback_id, state in record.callbacks.items()
+                if (op := record.operations[state.operation_id]).status is OperationStatus.STARTED
+            ]
+
+    def send_callback_success(
+        self, callback_id: str, result: Any = None, *, payload: str | bytes | None = None
+    ) -> None:
+        """SendDurableExecutionCallbackSuccess, and queue the execution for invocation.
+
+        ``result`` is any JSON-serialisable value, sent as its JSON text (what the SDKs'
+        default serdes reads back); ``payload`` is the API's raw Result blob instead, sent
+        as is (the way to send a JSON ``null`` is ``payload="null"``). With neither the
+        callback succeeds without a result. Raises ``ServiceError``:
+        ``ResourceNotFoundException`` for an unknown id, ``CallbackTimeoutException`` for
+        a callback already closed, ``InvalidParameterValueException`` for a malformed id.
+        """
+        if payload is None and result is not None:
+            payload = json.dumps(result)
+        text = payload.decode() if isinstance(payload, bytes) else payload
+        self._answer(lambda: self.backend.send_callback_success(callback_id, text))
+
+    def send_callback_failure(
+        self,
+        callback_id: str,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        error_data: str | None = None,
+    ) -> None:
+        """SendDurableExecutionCallbackFailure with this ErrorObject, and queue the
+        execution for invocation. Raises as ``send_callback_success``."""
+        error = ErrorObject(
+            error_type=error_type, error_message=error_message, error_data=error_data
+        )
+        self._answer(lambda: self.backend.send_callback_failure(callback_id, error))
+
+    def send_callback_heartbeat(self, callback_id: str) -> None:
+        """SendDurableExecutionCallbackHeartbeat: the heartbeat timeout restarts from now.
+        Raises as ``send_callback_success``."""
+        self._answer(lambda: self.backend.send_callback_heartbeat(callback_id))
+
+    def _answer(self, send: Callable[[], str]) -> None:
+        """Apply a callback API call; the backend's change hook queues the invocation."""
+        with self._lock:
+            try:
+                arn = send()
+            except ResourceNotFoundException:
+                # The id may belong to a stored execution this process has not loaded yet.
+                for stored in self.store.list_executions(unfinished_only=True):
+                    self._load(stored.arn)
+                arn = send()
+            self._persist(arn)
+
+    # -- chained invokes ----------------------------------------------------------
+
+    def _function_named(self, function_name: str) -> str | None:
+        """The registered name ``function_name`` designates: itself, or the name part of
+        ``[arn:aws:lambda:REGION:ACCOUNT:function:]NAME[:QUALIFIER]``."""
+        if function_name in self._handlers:
+            return function_name
+        parts = function_name.split(":")
+        if "function" in parts:
+            parts = parts[parts.index("function") + 1 :]
+        candidate = parts[0] if parts else ""
+        return candidate if candidate in self._handlers else None
+
+    def _check_function(self, function_name: str) -> ErrorObject | None:
+        if self._function_named(function_name) is not None:
+            return None
+        return _error("ResourceNotFoundException", f"Function not found: {function_name}")
+
+    def _start_chained_invoke(self, arn: str, operation_id: str) -> str:
+        """Start the execution a CHAINED_INVOKE runs; returns its ARN."""
+        state = self.backend.executions[arn].chained_invokes[operation_id]
+        name = self._function_named(state.function_name)
+        assert name is not None, "resolve_function admitted it"
+        # As the Invoke API: an invoke without a payload delivers an empty JSON object.
+        payload = state.payload if state.payload is not None else "{}"
+        state.child_arn = self._create(name, payload, parent=(arn, operation_id))
+        return state.child_arn
+
+    def _complete_chained_invoke(self, child: StoredExecution) -> None:
+        """A chained execution ended: complete its caller's operation with its outcome."""
+        assert child.parent_arn is not None and child.parent_operation_id is not None
+        parent = self._load(child.parent_arn)
+        operation = self.backend.executions[parent.arn].operations[child.parent_operation_id]
+        if operation.status.is_terminal or parent.status is not ExecutionStatus.RUNNING:
+            return  # the caller cancelled the invoke or ended meanwhile: nobody waits for it
+        failed = child.status is ExecutionStatus.FAILED
+        self.backend.complete(
+            child.parent_arn,
+            child.parent_operation_id,
+            OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED,
+            result=None if failed else child.result,
+            error=child.error if failed else None,
+        )
+        self._persist(child.parent_arn)
+
     # -- scheduling ---------------------------------------------------------------
 
-    def _drive(self, arns: Iterable[str], timeout: float) -> None:
+    def _drive(self, arns: Iterable[str], timeout: float, until: dt.datetime | None = None) -> None:
         deadline = time.monotonic() + timeout
         running = set(arns)
         while True:
-            running = {a for a in running if self._executions[a].status is ExecutionStatus.RUNNING}
-            due = [(when, arn) for arn in running if (when := self._next_due(arn)) is not None]
+            running = self._with_chained(running)
+            due = [
+                (when, arn)
+                for arn in running
+                if (when := self._next_due(arn)) is not None and (until is None or when <= until)
+            ]
             if not due:
+                if until is not None and isinstance(self.clock, VirtualClock):
+                    self.clock.sleep_until(until)
                 return
             when, arn = min(due)
             if when > self.clock.now():
@@ -234,43 +402,53 @@ class LocalService:
                 raise TimeoutError(f"execution {arn} did not complete within {timeout} s")
             self._step(arn)
 
-    def _timers(self, arn: str) -> list[tuple[dt.datetime, Operation]]:
-        """Service-side timers: waits to complete and step retries to make READY."""
-        timers: list[tuple[dt.datetime, Operation]] = []
+    def _with_chained(self, arns: set[str]) -> set[str]:
+        """The running executions among ``arns`` and those their chained invokes started."""
+        running = {a for a in arns if self._executions[a].status is ExecutionStatus.RUNNING}
+        grown = True
+        while grown:
+            children = {
+                e.arn
+                for e in self._executions.values()
+                if e.parent_arn in running and e.status is ExecutionStatus.RUNNING
+            }
+            grown = not children <= running
+            running |= children
+        return running
+
+    def _timers(self, arn: str) -> list[dt.datetime]:
+        """When service-side timers are due: waits to complete, step retries to make
+        READY, callbacks to time out."""
+        timers = [d.at for d in self.backend.callback_deadlines(arn)]
         for op in self.backend.operations(arn):
             if op.type is OperationType.WAIT and op.status is OperationStatus.STARTED:
                 end = op.wait_details.scheduled_end_timestamp if op.wait_details else None
                 if end is not None:
-                    timers.append((end, op))
+                    timers.append(end)
             elif op.type is OperationType.STEP and op.status is OperationStatus.PENDING:
                 at = op.step_details.next_attempt_timestamp if op.step_details else None
-                timers.append((at or self.clock.now(), op))
+                timers.append(at or self.clock.now())
         return timers
 
     def _next_due(self, arn: str) -> dt.datetime | None:
-        candidates = [when for when, _ in self._timers(arn)]
+        candidates = self._timers(arn)
         invoke_at = self._executions[arn].invoke_at
         if invoke_at is not None:
             candidates.append(invoke_at)
         return min(candidates) if candidates else None
 
     def _step(self, arn: str) -> None:
-        """Fire whatever is due now, then invoke if an invocation is due."""
-        execution = self._executions[arn]
-        now = self.clock.now()
-        for when, op in self._timers(arn):
-            if when > now:
-                continue
-            if op.type is OperationType.WAIT:
-                _log.info("wait %s fired", op.name or op.id)
-                self.backend.complete(arn, op.id, OperationStatus.SUCCEEDED)
-            else:
-                _log.info("step %s is ready for its next attempt", op.name or op.id)
-                self.backend.complete(arn, op.id, OperationStatus.READY)
-            execution.invoke_at = now
-        if execution.invoke_at is not None and execution.invoke_at <= now:
-            self._invoke(execution)
-        self._persist(arn)
+        """Fire whatever is due now (the change hook queues an invocation for each), then
+        invoke if an invocation is due."""
+        with self._lock:
+            execution = self._executions[arn]
+            now = self.clock.now()
+            for change in self.backend.fire_timers(arn, now):
+                op = change.after
+                _log.info("%s %s is now %s", op.type.value, op.name or op.id, op.status.value)
+            if execution.invoke_at is not None and execution.invoke_at <= now:
+                self._invoke(execution)
+            self._persist(arn)
 
     # -- invocations --------------------------------------------------------------
 
@@ -286,6 +464,8 @@ class LocalService:
         start = self.clock.now()
         execution.invocation_started_at = start
         execution.invocations += 1
+        # Cleared now, so that what completes during the invocation queues the next one.
+        execution.invoke_at = None
         self._persist(execution.arn)
         _log.info("invocation %d of %s", execution.invocations, _label_of(execution))
         context = LocalLambdaContext(
@@ -324,8 +504,11 @@ class LocalService:
             error = ErrorObject.model_validate(raw) if isinstance(raw, dict) else execution.error
             self._complete(execution, error=error or _error("Unknown", "the handler failed"))
         elif status == "PENDING":
-            execution.invoke_at = None
-            if not self._timers(execution.arn) and not self._awaits_outside(execution.arn):
+            if (
+                execution.invoke_at is None
+                and not self._timers(execution.arn)
+                and not self._awaits_outside(execution.arn)
+            ):
                 self._invocation_failed(
                     execution, _invalid("PENDING returned but no operation is pending")
                 )
@@ -375,6 +558,8 @@ class LocalService:
         )
         append_event(execution.events, event)
         _log.info("%s %s", _label_of(execution), execution.status.value)
+        if execution.parent_arn is not None:
+            self._complete_chained_invoke(execution)
 
     # -- backend hooks and persistence --------------------------------------------
 
@@ -384,15 +569,28 @@ class LocalService:
             return
         now = self.clock.now()
         for change in changes:
-            update = change.update
+            update, op = change.update, change.after
             if update is not None and update.type is OperationType.EXECUTION:
                 # A result over the response limit arrives here, with an empty Result.
                 if update.action is OperationAction.SUCCEED:
                     execution.result = update.payload
                 elif update.action is OperationAction.FAIL:
                     execution.error = update.error
-            for event in events_for_change(change, now):
+            child_arn = None
+            if (
+                op.type is OperationType.CHAINED_INVOKE
+                and op.status is OperationStatus.STARTED
+                and change.before is None
+            ):
+                child_arn = self._start_chained_invoke(arn, op.id)
+            for event in events_for_change(change, now, child_arn=child_arn):
                 append_event(execution.events, event)
+            if op.type is not OperationType.EXECUTION and (
+                update is None or (op.status.is_terminal and update.action is OperationAction.START)
+            ):
+                # The service changed an operation (a timer, a callback answer, an invoke's
+                # end, a target it rejected): the function must be invoked to see it.
+                execution.invoke_at = now
 
     def _persist(self, arn: str) -> None:
         execution = self._executions.get(arn)
@@ -402,6 +600,8 @@ class LocalService:
         execution.operations = list(record.operations.values())
         execution.token = record.token
         execution.token_seq = record.token_seq
+        execution.callbacks = record.callbacks
+        execution.chained_invokes = record.chained_invokes
         self.store.save(execution)
 
     def _load(self, arn: str) -> StoredExecution:
@@ -417,6 +617,8 @@ class LocalService:
             operations={op.id: op for op in execution.operations},
             token=execution.token,
             token_seq=execution.token_seq,
+            callbacks=execution.callbacks,
+            chained_invokes=execution.chained_invokes,
         )
         if execution.invocation_started_at is not None:
             # The service that ran this invocation stopped before it returned.

@@ -2,7 +2,9 @@
 
 A stored execution holds everything needed to carry on after a restart: the
 operations in creation order (so pending timers are known from them), the newest
-checkpoint token, the scheduling state, the outcome and the history. Handlers are
+checkpoint token, the callbacks (ids, options, last heartbeat: their deadlines) and
+chained invokes in flight, the link of a chained execution to its caller, the
+scheduling state, the outcome and the history. Handlers are
 not stored: a new process registers them again by function name.
 """
 
@@ -13,11 +15,12 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from durable_core.backends.memory import CallbackState, ChainedInvokeState
 from durable_core.types import ErrorObject, Operation
 
 from durable_testing.history import HistoryEvent
@@ -40,6 +43,10 @@ class StoredExecution:
     ``invoke_at`` is when the next invocation is due (``None`` while the execution
     waits only on its timers); ``invocation_started_at`` is set while an invocation
     runs, so a service that died mid-invocation knows to record it as crashed.
+    ``callbacks`` and ``chained_invokes`` are the backend's ``ExecutionRecord`` fields of
+    the same names; ``parent_arn`` and ``parent_operation_id`` name the CHAINED_INVOKE
+    operation this execution completes when it ends (None for an execution started
+    directly).
     """
 
     arn: str
@@ -57,6 +64,10 @@ class StoredExecution:
     invocation_started_at: dt.datetime | None = None
     failed_invocations: int = 0
     invocations: int = 0
+    callbacks: dict[str, CallbackState] = field(default_factory=dict)
+    chained_invokes: dict[str, ChainedInvokeState] = field(default_factory=dict)
+    parent_arn: str | None = None
+    parent_operation_id: str | None = None
 
     def to_json(self) -> str:
         data = {
@@ -75,6 +86,10 @@ class StoredExecution:
             "invocation_started_at": self.invocation_started_at,
             "failed_invocations": self.failed_invocations,
             "invocations": self.invocations,
+            "callbacks": {key: asdict(value) for key, value in self.callbacks.items()},
+            "chained_invokes": {key: asdict(v) for key, v in self.chained_invokes.items()},
+            "parent_arn": self.parent_arn,
+            "parent_operation_id": self.parent_operation_id,
         }
         return json.dumps(data, default=_encode_datetime)
 
@@ -97,6 +112,12 @@ class StoredExecution:
             invocation_started_at=data["invocation_started_at"],
             failed_invocations=data["failed_invocations"],
             invocations=data["invocations"],
+            callbacks={k: CallbackState(**v) for k, v in data.get("callbacks", {}).items()},
+            chained_invokes={
+                k: ChainedInvokeState(**v) for k, v in data.get("chained_invokes", {}).items()
+            },
+            parent_arn=data.get("parent_arn"),
+            parent_operation_id=data.get("parent_operation_id"),
         )
 
 

@@ -2,8 +2,10 @@
 
 This is the one implementation of how the service turns ``OperationUpdate``s into
 ``Operation``s (the allowed actions per type, the consistency of an id's type, name
-and parent, attempts, timers). Unit tests use it directly; the LocalService of
-``durable-testing`` builds invocations, timers, history and persistence on top of it.
+and parent, attempts, timers) and of the callback API (``send_callback_success``,
+``..._failure``, ``..._heartbeat``, callback timeouts). Unit tests use it directly; the
+LocalService of ``durable-testing`` builds invocations, timers, chained invokes, history
+and persistence on top of it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -34,7 +37,19 @@ from durable_core.types import (
     WaitDetails,
 )
 
-__all__ = ["ExecutionRecord", "MemoryBackend", "OperationChange", "RecordedCall"]
+__all__ = [
+    "CallbackDeadline",
+    "CallbackState",
+    "CallbackTimeoutException",
+    "ChainedInvokeState",
+    "ExecutionRecord",
+    "InvalidParameterValueException",
+    "MemoryBackend",
+    "OperationChange",
+    "RecordedCall",
+    "ResourceNotFoundException",
+    "ServiceError",
+]
 
 _ALLOWED: dict[OperationType, frozenset[OperationAction]] = {
     OperationType.EXECUTION: frozenset({OperationAction.SUCCEED, OperationAction.FAIL}),
@@ -55,8 +70,70 @@ _ALLOWED: dict[OperationType, frozenset[OperationAction]] = {
 }
 
 
+# boto3's CallbackId shape: base64 characters, at most 1024 of them.
+_CALLBACK_ID = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_CALLBACK_ID_MAX = 1024
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _new_callback_id() -> str:
+    """256 random bits in the CallbackId alphabet: whoever holds it may complete the
+    callback, so it must not be guessable from the ARN, the operation id or other ids."""
+    return secrets.token_urlsafe(32).replace("-", "+").replace("_", "/")
+
+
+class ServiceError(Exception):
+    """An error of the Lambda API itself, outside checkpoints: ``code`` is the API's error
+    code (boto3 raises it as ``client.exceptions.<code>``) and ``status_code`` the HTTP
+    status the API answers it with, for an HTTP front end."""
+
+    code: str = "ServiceException"
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ResourceNotFoundException(ServiceError):
+    """No such execution or callback id."""
+
+    code = "ResourceNotFoundException"
+    status_code = 404
+
+
+class InvalidParameterValueException(ServiceError):
+    """A malformed request, e.g. a callback id outside the CallbackId pattern."""
+
+    code = "InvalidParameterValueException"
+    status_code = 400
+
+
+class CallbackTimeoutException(ServiceError):
+    """As the service model documents it: the callback "has either expired or ... has
+    already been closed" (it succeeded, failed, timed out, or its execution ended)."""
+
+    code = "CallbackTimeoutException"
+    status_code = 400
+
+
+@dataclass(frozen=True)
+class CallbackDeadline:
+    """When a started callback times out, and the error it then carries."""
+
+    at: dt.datetime
+    operation_id: str
+    error: ErrorObject
+
+
+# The error types and messages of AWS's service (``CallbackTimeoutType`` in its SDK).
+_CALLBACK_TIMEOUT = ErrorObject(error_type="Callback.Timeout", error_message="Callback timed out")
+_HEARTBEAT_TIMEOUT = ErrorObject(
+    error_type="Callback.Heartbeat", error_message="Callback timed out on heartbeat"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +154,51 @@ class RecordedCall:
 
 
 @dataclass
+class CallbackState:
+    """What the service keeps about one callback beyond its Operation: its CallbackOptions
+    and the last heartbeat, from which its deadlines follow."""
+
+    operation_id: str
+    started_at: dt.datetime
+    timeout_seconds: int | None = None
+    heartbeat_timeout_seconds: int | None = None
+    last_heartbeat: dt.datetime | None = None
+
+    def deadline(self) -> CallbackDeadline | None:
+        """The earliest of the overall and the heartbeat deadline (None: it never times out)."""
+        candidates = []
+        if self.timeout_seconds:
+            at = self.started_at + dt.timedelta(seconds=self.timeout_seconds)
+            candidates.append(CallbackDeadline(at, self.operation_id, _CALLBACK_TIMEOUT))
+        if self.heartbeat_timeout_seconds:
+            since = self.last_heartbeat or self.started_at
+            at = since + dt.timedelta(seconds=self.heartbeat_timeout_seconds)
+            candidates.append(CallbackDeadline(at, self.operation_id, _HEARTBEAT_TIMEOUT))
+        return min(candidates, key=lambda d: d.at) if candidates else None
+
+
+@dataclass
+class ChainedInvokeState:
+    """A CHAINED_INVOKE's target as the service recorded it at START; ``child_arn`` is the
+    durable execution that runs it, once the service has started one."""
+
+    function_name: str
+    tenant_id: str | None = None
+    payload: str | None = None
+    child_arn: str | None = None
+
+
+@dataclass
 class ExecutionRecord:
-    """The service-side state of one execution: its operations in creation order."""
+    """The service-side state of one execution: its operations in creation order, and what
+    the service keeps beside them: callbacks by CallbackId, chained invokes by operation id."""
 
     arn: str
     operations: dict[str, Operation] = field(default_factory=dict)
     token: str = ""
     token_seq: int = 0
+    callbacks: dict[str, CallbackState] = field(default_factory=dict)
+    chained_invokes: dict[str, ChainedInvokeState] = field(default_factory=dict)
 
     @property
     def execution_operation(self) -> Operation:
@@ -105,14 +220,20 @@ class MemoryBackend:
         page_size: int = 1000,
         on_changes: Callable[[str, Sequence[OperationChange]], None] | None = None,
         on_checkpoint: Callable[[str], None] | None = None,
+        resolve_function: Callable[[str], ErrorObject | None] | None = None,
     ) -> None:
         """``on_changes`` sees every applied transition and ``on_checkpoint`` every accepted
         call, under the backend's lock, so concurrent checkpoints are reported in the order
-        they were applied (the local service builds its history and persists from them)."""
+        they were applied (the local service builds its history and persists from them).
+
+        ``resolve_function`` checks a CHAINED_INVOKE target at START, as the service does
+        before it schedules anything: an error it returns fails the operation in the
+        checkpoint response itself. Without it every target is accepted (STARTED)."""
         self.clock = clock
         self.page_size = page_size
         self._on_changes = on_changes
         self._on_checkpoint = on_checkpoint
+        self._resolve_function = resolve_function
         self.executions: dict[str, ExecutionRecord] = {}
         self.calls: list[RecordedCall] = []
         self._lock = threading.RLock()
@@ -221,6 +342,8 @@ class MemoryBackend:
                 staged[after.id] = after
                 changes.append(OperationChange(current, after, update))
             record.operations.update(staged)
+            for change in changes:
+                self._remember(record, change)
             if self._on_changes is not None:
                 self._on_changes(arn, changes)
             return changes
@@ -265,6 +388,10 @@ class MemoryBackend:
                 reject(f"parent {update.parent_id} does not exist")
             if update.type is OperationType.WAIT and update.wait_options is None:
                 reject("WaitOptions are required")
+            if update.type is OperationType.CHAINED_INVOKE and (
+                update.chained_invoke_options is None
+            ):
+                reject("ChainedInvokeOptions are required")
             return
         if current.type is not update.type:
             reject(f"the id belongs to a {current.type.value} operation")
@@ -344,12 +471,37 @@ class MemoryBackend:
             callback_id = (
                 current.callback_details.callback_id
                 if current and current.callback_details
-                else secrets.token_urlsafe(32).replace("-", "+").replace("_", "/")
+                else _new_callback_id()
             )
             base["callback_details"] = CallbackDetails(callback_id=callback_id)
         elif update.type is OperationType.CHAINED_INVOKE:
-            base["chained_invoke_details"] = ChainedInvokeDetails()
+            error = None
+            if current is None and update.chained_invoke_options and self._resolve_function:
+                error = self._resolve_function(update.chained_invoke_options.function_name)
+            if error is not None:
+                base.update(status=OperationStatus.FAILED, end_timestamp=now)
+            base["chained_invoke_details"] = ChainedInvokeDetails(error=error)
         return Operation(**base)
+
+    def _remember(self, record: ExecutionRecord, change: OperationChange) -> None:
+        """Keep what the service needs beyond the Operation when a callback or an invoke starts."""
+        op, update = change.after, change.update
+        if change.before is not None or update is None:
+            return
+        if op.type is OperationType.CALLBACK and op.callback_details:
+            options = update.callback_options
+            record.callbacks[op.callback_details.callback_id or ""] = CallbackState(
+                operation_id=op.id,
+                started_at=op.start_timestamp or self.clock(),
+                timeout_seconds=options.timeout_seconds if options else None,
+                heartbeat_timeout_seconds=options.heartbeat_timeout_seconds if options else None,
+            )
+        elif op.type is OperationType.CHAINED_INVOKE and update.chained_invoke_options:
+            record.chained_invokes[op.id] = ChainedInvokeState(
+                function_name=update.chained_invoke_options.function_name,
+                tenant_id=update.chained_invoke_options.tenant_id,
+                payload=update.payload,
+            )
 
     # -- service-side transitions -------------------------------------------------
 
@@ -378,12 +530,24 @@ class MemoryBackend:
 
     def fire_timers(self, arn: str, until: dt.datetime | None = None) -> list[OperationChange]:
         """What the service does as time passes: started waits whose end is due succeed,
-        pending step retries whose next attempt is due become READY.
+        pending step retries whose next attempt is due become READY, started callbacks
+        whose deadline is due time out (``Callback.Timeout`` or ``Callback.Heartbeat``).
 
-        ``until=None`` fires every timer, as if all the time needed had passed.
+        ``until=None`` fires every timer, as if all the time needed had passed (a callback
+        without a timeout still waits for its answer).
         """
         with self._lock:
             changes = []
+            for deadline in self.callback_deadlines(arn):
+                if until is None or deadline.at <= until:
+                    changes.append(
+                        self.complete(
+                            arn,
+                            deadline.operation_id,
+                            OperationStatus.TIMED_OUT,
+                            error=deadline.error,
+                        )
+                    )
             for op in list(self._record(arn).operations.values()):
                 if op.type is OperationType.WAIT and op.status is OperationStatus.STARTED:
                     due = op.wait_details.scheduled_end_timestamp if op.wait_details else None
@@ -394,6 +558,68 @@ class MemoryBackend:
                     if until is None or due is None or due <= until:
                         changes.append(self.complete(arn, op.id, OperationStatus.READY))
             return changes
+
+    # -- the callback API ---------------------------------------------------------
+
+    def callback_deadlines(self, arn: str) -> list[CallbackDeadline]:
+        """The next deadline of every started callback of ``arn`` that has one, earliest first."""
+        with self._lock:
+            record = self._record(arn)
+            deadlines = [
+                deadline
+                for state in record.callbacks.values()
+                if record.operations[state.operation_id].status is OperationStatus.STARTED
+                and (deadline := state.deadline()) is not None
+            ]
+            return sorted(deadlines, key=lambda d: d.at)
+
+    def send_callback_success(self, callback_id: str, result: str | None) -> str:
+        """SendDurableExecutionCallbackSuccess: the callback SUCCEEDS with ``result`` (the
+        API's Result blob, as text). Returns the ARN of its execution, which the service
+        then invokes again."""
+        with self._lock:
+            arn, op = self._open_callback(callback_id)
+            self.complete(arn, op.id, OperationStatus.SUCCEEDED, result=result)
+            return arn
+
+    def send_callback_failure(self, callback_id: str, error: ErrorObject) -> str:
+        """SendDurableExecutionCallbackFailure: the callback FAILS with ``error``."""
+        with self._lock:
+            arn, op = self._open_callback(callback_id)
+            self.complete(arn, op.id, OperationStatus.FAILED, error=error)
+            return arn
+
+    def send_callback_heartbeat(self, callback_id: str) -> str:
+        """SendDurableExecutionCallbackHeartbeat: restart the heartbeat timeout from now.
+        Adds no event and changes no operation (a callback without a heartbeat timeout
+        accepts it too)."""
+        with self._lock:
+            arn, _ = self._open_callback(callback_id)
+            self.executions[arn].callbacks[callback_id].last_heartbeat = self.clock()
+            return arn
+
+    def _open_callback(self, callback_id: str) -> tuple[str, Operation]:
+        """The execution and operation of a callback that may still be completed, or the
+        API's error: malformed id, unknown id, or a callback already closed."""
+        if len(callback_id) > _CALLBACK_ID_MAX or not _CALLBACK_ID.fullmatch(callback_id):
+            raise InvalidParameterValueException(
+                "CallbackId must be 1 to 1024 characters matching [A-Za-z0-9+/]+={0,2}"
+            )
+        for arn, record in self.executions.items():
+            state = record.callbacks.get(callback_id)
+            if state is None:
+                continue
+            op = record.operations[state.operation_id]
+            if op.status is not OperationStatus.STARTED:
+                raise CallbackTimeoutException(
+                    f"Callback {callback_id} is already closed ({op.status.value})"
+                )
+            if record.execution_operation.status.is_terminal:
+                raise CallbackTimeoutException(
+                    f"Callback {callback_id} is closed: its execution has ended"
+                )
+            return arn, op
+        raise ResourceNotFoundException(f"Callback {callback_id} not found")
 
     def _record(self, arn: str) -> ExecutionRecord:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -10,6 +11,7 @@ from durable_core.config import ChildConfig
 from durable_core.errors import (
     ChildContextError,
     DurableError,
+    NonDeterministicExecutionError,
     SuspendExecution,
     error_object_from_exception,
 )
@@ -31,8 +33,22 @@ def run_child(
     call: OperationCall,
     func: Callable[[DurableContext], T],
     config: ChildConfig[T],
+    *,
+    virtual: bool = False,
+    cancel: threading.Event | None = None,
 ) -> T:
+    """Run ``func`` in a child context of ``ctx``.
+
+    ``virtual`` children (FLAT batch branches) checkpoint nothing themselves: they
+    re-run on every invocation and their operations replay. ``cancel`` stops a batch
+    branch at its next operation once the batch has completed.
+    """
     recorded = ctx._begin(call)
+    if virtual and recorded is not None:
+        raise NonDeterministicExecutionError(
+            f"{call.describe()} was recorded as a NESTED branch but now runs FLAT",
+            operation_id=call.id,
+        )
     plan = child_action(recorded)
     where = call.describe()
     try:
@@ -44,19 +60,20 @@ def run_child(
             assert recorded is not None
             raise ChildContextError.from_error_object(recorded.error)
         checkpointer = ctx._checkpointer
-        if plan.send_start:
+        if plan.send_start and not virtual:
             checkpointer.send(update_for(call, OperationAction.START), sync=False)
         try:
-            value = func(ctx._child(call.id))
+            value = func(ctx._child(call.id, virtual=virtual, cancel=cancel))
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
             error = error_object_from_exception(exc)
-            checkpointer.send(update_for(call, OperationAction.FAIL, error=error), sync=True)
+            if not virtual:
+                checkpointer.send(update_for(call, OperationAction.FAIL, error=error), sync=True)
             raise ChildContextError.from_error_object(error) from exc
         payload = serialize(config.serdes, value, where)
         result: T = deserialize(config.serdes, payload, where)
-        if plan.replay_children:
+        if plan.replay_children or virtual:
             return result
         replay_children = len(payload) > CHECKPOINT_SIZE_LIMIT_BYTES
         checkpointer.send_result(

@@ -1,0 +1,69 @@
+"""A step-by-step execution on MemoryBackend, for operations the service completes.
+
+``conftest.drive`` only fires timers between invocations; callbacks and chained
+invokes are completed by someone else (an external system, another function). Here
+the test invokes, plays that someone with ``MemoryBackend.complete``, and invokes
+again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable_core import MemoryBackend, use_backend
+from durable_core.types import ErrorObject, Operation, OperationStatus, OperationType
+
+LambdaHandler = Callable[[Any, Any], dict[str, Any]]
+
+
+@dataclass
+class Execution:
+    handler: LambdaHandler
+    backend: MemoryBackend
+    arn: str
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.responses[-1]
+
+    def invoke(self) -> dict[str, Any]:
+        with use_backend(self.backend):
+            response = self.handler(self.backend.invocation_event(self.arn), None)
+        self.responses.append(response)
+        return response
+
+    def operations(self) -> list[Operation]:
+        return self.backend.operations(self.arn)
+
+    def by_name(self, name: str) -> Operation:
+        return next(op for op in self.operations() if op.name == name)
+
+    def only(self, op_type: OperationType) -> Operation:
+        (op,) = [op for op in self.operations() if op.type is op_type]
+        return op
+
+    def complete(
+        self,
+        op: Operation,
+        status: OperationStatus,
+        *,
+        result: str | None = None,
+        error: ErrorObject | None = None,
+    ) -> None:
+        """What the service does when a callback is answered or an invoked function ends."""
+        self.backend.complete(self.arn, op.id, status, result=result, error=error)
+
+    def fire_timers(self) -> None:
+        assert self.backend.fire_timers(self.arn), "nothing to fire"
+
+    def calls_count(self) -> int:
+        return sum(1 for call in self.backend.calls if call.execution_arn == self.arn)
+
+
+def start(handler: LambdaHandler, input_value: Any = None) -> Execution:
+    backend = MemoryBackend()
+    event = backend.start_execution(input_value)
+    return Execution(handler, backend, event["DurableExecutionArn"])
