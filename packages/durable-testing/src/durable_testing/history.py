@@ -221,12 +221,15 @@ def execution_completed_event(
     *,
     result: str | None = None,
     error: ErrorObject | None = None,
-    failed: bool,
+    outcome: str,
 ) -> HistoryEvent:
-    event_type = "ExecutionFailed" if failed else "ExecutionSucceeded"
+    """``ExecutionSucceeded``, ``ExecutionFailed`` or ``ExecutionStopped`` (``outcome`` is
+    the execution's terminal status)."""
+    event_type = f"Execution{outcome.title()}"
     event = _base(event_type, timestamp, execution_op)
     event["Name"] = name
-    details = {"Error": _error_block(error)} if failed else {"Result": _result_block(result)}
+    succeeded = outcome == "SUCCEEDED"
+    details = {"Result": _result_block(result)} if succeeded else {"Error": _error_block(error)}
     event[f"{event_type}Details"] = details
     return event
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from durable_core.backends.memory import (
     ExecutionRecord,
+    InvalidParameterValueException,
     MemoryBackend,
     OperationChange,
     ResourceNotFoundException,
@@ -184,7 +185,9 @@ class LocalService:
     ) -> str:
         """Create an execution; ``parent`` is the (ARN, operation id) of the chained invoke
         it completes."""
-        event = self.backend.start_execution(name=execution_name, input_payload=input_payload)
+        event = self.backend.start_execution(
+            name=execution_name, input_payload=input_payload, function_name=name
+        )
         arn: str = event["DurableExecutionArn"]
         record = self.backend.executions[arn]
         now = self.clock.now()
@@ -261,6 +264,22 @@ class LocalService:
         return self.describe(arn).history
 
     # -- callbacks ----------------------------------------------------------------
+
+    def stop(self, arn: str, error: ErrorObject | None = None) -> dt.datetime:
+        """StopDurableExecution: end a running execution as STOPPED; returns when it stopped.
+
+        Its pending timers and callbacks are abandoned; a chained invoke waiting on it
+        ends STOPPED too.
+        """
+        execution = self._load(arn)
+        if execution.status is not ExecutionStatus.RUNNING:
+            raise InvalidParameterValueException(
+                f"Execution {arn} has already ended ({execution.status.value})"
+            )
+        self._complete(execution, error=error, status=ExecutionStatus.STOPPED)
+        self._persist(arn)
+        assert execution.end_timestamp is not None
+        return execution.end_timestamp
 
     def callbacks(self, arn: str) -> list[PendingCallback]:
         """The callbacks of ``arn`` still waiting for an answer, in creation order."""
@@ -363,13 +382,13 @@ class LocalService:
         operation = self.backend.executions[parent.arn].operations[child.parent_operation_id]
         if operation.status.is_terminal or parent.status is not ExecutionStatus.RUNNING:
             return  # the caller cancelled the invoke or ended meanwhile: nobody waits for it
-        failed = child.status is ExecutionStatus.FAILED
+        succeeded = child.status is ExecutionStatus.SUCCEEDED
         self.backend.complete(
             child.parent_arn,
             child.parent_operation_id,
-            OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED,
-            result=None if failed else child.result,
-            error=child.error if failed else None,
+            OperationStatus(child.status.value),
+            result=child.result if succeeded else None,
+            error=None if succeeded else child.error,
         )
         self._persist(child.parent_arn)
 
@@ -539,22 +558,28 @@ class LocalService:
         *,
         result: str | None = None,
         error: ErrorObject | None = None,
+        status: ExecutionStatus | None = None,
     ) -> None:
-        failed = error is not None
+        """End an execution: SUCCEEDED with ``result``, FAILED with ``error``, or ``status``."""
+        status = status or (ExecutionStatus.FAILED if error else ExecutionStatus.SUCCEEDED)
         now = self.clock.now()
-        execution.status = ExecutionStatus.FAILED if failed else ExecutionStatus.SUCCEEDED
-        execution.result = None if failed else result
+        execution.status = status
+        execution.result = result if status is ExecutionStatus.SUCCEEDED else None
         execution.error = error
         execution.end_timestamp = now
         execution.invoke_at = None
         record = self.backend.executions[execution.arn]
         op = record.execution_operation
         if not op.status.is_terminal:
-            status = OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED
-            self.backend.complete(execution.arn, op.id, status)
+            self.backend.complete(execution.arn, op.id, OperationStatus(status.value))
             op = record.execution_operation
         event = execution_completed_event(
-            op, _execution_name(execution.arn), now, result=result, error=error, failed=failed
+            op,
+            _execution_name(execution.arn),
+            now,
+            result=execution.result,
+            error=error,
+            outcome=status.value,
         )
         append_event(execution.events, event)
         _log.info("%s %s", _label_of(execution), execution.status.value)

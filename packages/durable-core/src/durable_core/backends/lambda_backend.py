@@ -49,7 +49,7 @@ class LambdaBackend:
                 endpoint_url=endpoint_url,
                 region_name=region_name,
                 config=Config(
-                    retries={"max_attempts": 1, "mode": "standard"},
+                    retries={"total_max_attempts": 1, "mode": "standard"},
                     connect_timeout=5,
                     read_timeout=50,
                 ),

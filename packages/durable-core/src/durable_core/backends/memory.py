@@ -242,7 +242,12 @@ class MemoryBackend:
     # -- execution lifecycle ------------------------------------------------------
 
     def start_execution(
-        self, input_value: Any = None, *, name: str | None = None, input_payload: str | None = None
+        self,
+        input_value: Any = None,
+        *,
+        name: str | None = None,
+        input_payload: str | None = None,
+        function_name: str = "local",
     ) -> dict[str, Any]:
         """Create an execution with its EXECUTION operation; returns the first event."""
         with self._lock:
@@ -251,7 +256,7 @@ class MemoryBackend:
             # As the service does: the EXECUTION operation's id is the ARN's last segment.
             invocation_id = secrets.token_hex(16)
             arn = (
-                "arn:aws:lambda:us-east-1:123456789012:function:local:$LATEST"
+                f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}:$LATEST"
                 f"/durable-execution/{execution_name}/{invocation_id}"
             )
             payload = input_payload if input_payload is not None else json.dumps(input_value)
@@ -633,4 +638,5 @@ class MemoryBackend:
 
     def _new_token(self, record: ExecutionRecord) -> None:
         record.token_seq += 1
-        record.token = f"{record.token_seq}.{secrets.token_hex(8)}"
+        # The API's CheckpointToken alphabet is [A-Za-z0-9+/]+={0,2}.
+        record.token = f"{record.token_seq}x{secrets.token_hex(8)}"

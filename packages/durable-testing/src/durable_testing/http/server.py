@@ -1,0 +1,277 @@
+"""``LambdaApiServer``: a ``LocalService`` behind the Lambda API's REST routes, on loopback.
+
+boto3's ``lambda`` client with ``endpoint_url`` pointed here works unchanged, so
+``durable_core.LambdaBackend``, AWS's own SDK and any tool that speaks the API can
+run against the local service. Routes, request checks and response encoding come
+from boto3's service model; executions are started with dex-local-runner's
+``POST /start-durable-execution``. A scheduler thread drives every unfinished
+execution (invocations run in-process, timers fire on the service's clock).
+
+Only stdlib ``http.server``: it binds ``127.0.0.1`` by default and is meant for a
+laptop or a test, not for a network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import pydantic
+
+from durable_testing.http.errors import ApiError, invalid_parameter
+from durable_testing.http.routes import START_EXECUTION_PATH, DurableApi, Route
+from durable_testing.http.shapes import (
+    RequestShapeError,
+    decode_request,
+    encode_response,
+    operation_model,
+)
+from durable_testing.local_service import LocalService
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "OPERATIONS", "FaultSwitch", "LambdaApiServer"]
+
+OPERATIONS = (
+    "CheckpointDurableExecution",
+    "GetDurableExecutionState",
+    "GetDurableExecution",
+    "GetDurableExecutionHistory",
+    "ListDurableExecutionsByFunction",
+    "StopDurableExecution",
+    "SendDurableExecutionCallbackSuccess",
+    "SendDurableExecutionCallbackFailure",
+    "SendDurableExecutionCallbackHeartbeat",
+)
+DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024
+"""Above the 6 MB payload CheckpointDurableExecution accepts, plus the envelope."""
+
+_log = logging.getLogger("durable_testing.http")
+_ROUTES = [
+    Route.from_uri(name, model.http["method"], model.http["requestUri"])
+    for name in OPERATIONS
+    for model in [operation_model(name)]
+]
+_FAULT_CODES = {
+    400: "InvalidParameterValueException",
+    429: "TooManyRequestsException",
+    500: "ServiceException",
+}
+
+
+class FaultSwitch:
+    """Test hook: answer the next ``count`` calls of ``operation`` with an error status.
+
+    ``status`` 429 answers ``TooManyRequestsException``, 500 ``ServiceException`` and 400
+    ``InvalidParameterValueException`` without touching the service, as a throttled,
+    failing or refusing service would; it lets a test prove that clients retry (or give
+    up) without losing an update.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: dict[str, list[int]] = {}
+        self.answered = 0
+
+    def fail_next(
+        self, count: int, status: int = 429, operation: str = "CheckpointDurableExecution"
+    ) -> None:
+        if status not in _FAULT_CODES:
+            raise ValueError(f"status must be one of {sorted(_FAULT_CODES)}")
+        with self._lock:
+            self._armed.setdefault(operation, []).extend([status] * count)
+
+    def take(self, operation: str) -> ApiError | None:
+        with self._lock:
+            pending = self._armed.get(operation)
+            if not pending:
+                return None
+            status = pending.pop(0)
+            self.answered += 1
+        code = _FAULT_CODES[status]
+        return ApiError(code, f"injected {code} for {operation}")
+
+
+class LambdaApiServer:
+    """Serves ``service`` on ``host:port`` (port 0 picks a free one) and drives its executions.
+
+    Use it as a context manager, or ``start()`` / ``stop()``; ``endpoint_url`` is what
+    a boto3 client needs. ``poll_interval`` is how often the scheduler looks for due work.
+    """
+
+    def __init__(
+        self,
+        service: LocalService,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        poll_interval: float = 0.02,
+    ) -> None:
+        self.service = service
+        self.max_body_bytes = max_body_bytes
+        self.poll_interval = poll_interval
+        self.faults = FaultSwitch()
+        self.lock = threading.RLock()
+        self.api = DurableApi(service, self.lock)
+        self._http = ThreadingHTTPServer((host, port), _handler_class(self))
+        self._http.daemon_threads = True
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._http.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> LambdaApiServer:
+        self._threads = [
+            threading.Thread(target=self._http.serve_forever, name="durable-http", daemon=True),
+            threading.Thread(target=self._schedule, name="durable-scheduler", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        _log.info("serving the Lambda durable execution API on %s", self.endpoint_url)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._http.shutdown()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._http.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve until interrupted (``durable serve``)."""
+        self.start()
+        try:
+            self._stopping.wait()
+        finally:
+            self.stop()
+
+    def __enter__(self) -> LambdaApiServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- scheduling ---------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        """Drive each unfinished execution a little at a time, so none starves the others."""
+        while not self._stopping.wait(self.poll_interval):
+            with self.lock:
+                arns = [e.arn for e in self.service.store.list_executions(unfinished_only=True)]
+            for arn in arns:
+                if self._stopping.is_set():
+                    return
+                with self.lock:
+                    try:
+                        self.service.run_until_complete(arn, timeout=self.poll_interval)
+                    except TimeoutError:
+                        continue
+                    except Exception:
+                        _log.exception("the scheduler could not drive %s", arn)
+
+    # -- requests -----------------------------------------------------------------
+
+    def dispatch(self, method: str, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """One request: the status and JSON body of the answer (errors included)."""
+        url = urlsplit(target)
+        try:
+            if url.path == START_EXECUTION_PATH and method == "POST":
+                return 201, self.api.start_durable_execution(_json_object(body))
+            for route in _ROUTES:
+                match = route.path.match(url.path)
+                if match and route.method == method:
+                    return self._call(route.operation, match.groupdict(), url.query, body)
+            raise ApiError("ResourceNotFoundException", f"No route for {method} {url.path}")
+        except ApiError as exc:
+            return exc.status, exc.body()
+        except Exception as exc:
+            _log.exception("%s %s failed", method, url.path)
+            error = ApiError("ServiceException", f"{type(exc).__name__}: {exc}")
+            return error.status, error.body()
+
+    def _call(
+        self, operation: str, path_params: dict[str, str], query: str, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        fault = self.faults.take(operation)
+        if fault is not None:
+            raise fault
+        model = operation_model(operation)
+        try:
+            params = decode_request(model, path_params, query, body)
+            answer = self.api.handler(operation)(params)
+        except (RequestShapeError, pydantic.ValidationError) as exc:
+            raise invalid_parameter(f"{operation}: {exc}") from None
+        return int(model.http.get("responseCode", 200)), encode_response(model.output_shape, answer)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise invalid_parameter(f"the request body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise invalid_parameter("the request body must be a JSON object")
+    return document
+
+
+def _handler_class(server: LambdaApiServer) -> Callable[..., BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self._answer()
+
+        def do_POST(self) -> None:
+            self._answer()
+
+        def do_PUT(self) -> None:
+            self._answer()
+
+        def do_DELETE(self) -> None:
+            self._answer()
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > server.max_body_bytes:
+                too_large = ApiError(
+                    "RequestTooLargeException",
+                    f"Request must be smaller than {server.max_body_bytes} bytes",
+                )
+                self.close_connection = True
+                self._send(too_large.status, too_large.body(), too_large.code)
+                return
+            body = self.rfile.read(length) if length else b""
+            status, answer = server.dispatch(self.command, self.path, body)
+            self._send(status, answer, answer.get("__type") if status >= 400 else None)
+
+        def _send(self, status: int, answer: dict[str, Any], error_type: str | None) -> None:
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+            if error_type is not None:
+                self.send_header("x-amzn-errortype", error_type)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            _log.debug("%s " + format, self.address_string(), *args)
+
+    return Handler

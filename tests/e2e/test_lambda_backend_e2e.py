@@ -1,0 +1,284 @@
+"""``LambdaBackend`` over real HTTP: against our ``LambdaApiServer`` and AWS's ``dex-local-runner``.
+
+The same workflow (steps, a retried step, a wait, a child context) runs through boto3
+against both services; its expected result is arithmetic on the input. Throttling and
+5xx answers injected by the server are retried by the checkpointer without losing or
+repeating an update; a 4xx ends the invocation with the error, and the service's next
+invocation carries on from the last persisted checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from durable_closure import run
+from durable_core import (
+    DurableContext,
+    Jitter,
+    LambdaBackend,
+    RetryPolicy,
+    StepConfig,
+    StepContext,
+    use_backend,
+)
+from durable_core.execution import LambdaHandler
+from durable_testing import LocalService
+from durable_testing.http import LambdaApiServer
+
+from tests.http.support import lambda_client, start_execution, wait_for_end
+
+RETRY_AFTER_1S = StepConfig[int](
+    retry=RetryPolicy(max_attempts=3, initial_delay_seconds=1, jitter=Jitter.NONE)
+)
+DEX_LOCAL_RUNNER = Path(sys.executable).parent / "dex-local-runner"
+
+
+def flaky(step: StepContext) -> int:
+    if step.attempt == 1:
+        raise ConnectionError("the first attempt always times out")
+    return 10
+
+
+def workflow(event: dict[str, Any], ctx: DurableContext) -> dict[str, Any]:
+    doubled = ctx.step(lambda _: event["n"] * 2, name="double")
+    ten = ctx.step(flaky, name="flaky", config=RETRY_AFTER_1S)
+    ctx.wait(1, name="pause")
+    total = ctx.run_in_child_context(
+        lambda child: child.step(lambda _: doubled + ten, name="sum"), name="combine"
+    )
+    return {"total": total}
+
+
+handler = run(workflow)
+
+
+def through(endpoint_url: str, lambda_handler: LambdaHandler) -> LambdaHandler:
+    """``lambda_handler`` checkpointing through boto3 to ``endpoint_url``, as on Lambda."""
+    backend = LambdaBackend(endpoint_url=endpoint_url, region_name="us-east-1")
+
+    def invoke(event: Any, context: Any) -> dict[str, Any]:
+        with use_backend(backend):
+            return lambda_handler(event, context)
+
+    return invoke
+
+
+@pytest.fixture(autouse=True)
+def dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def server() -> Iterator[LambdaApiServer]:
+    service = LocalService()
+    with LambdaApiServer(service) as running:
+        service.register("wf", through(running.endpoint_url, handler))
+        yield running
+
+
+def events_of(client: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = client.get_durable_execution_history(DurableExecutionArn=arn)[
+        "Events"
+    ]
+    return events
+
+
+def names_of(events: list[dict[str, Any]], event_type: str) -> list[str]:
+    return [e.get("Name", "") for e in events if e["EventType"] == event_type]
+
+
+def test_workflow_runs_through_lambda_backend_on_our_server(server: LambdaApiServer) -> None:
+    client = lambda_client(server.endpoint_url)
+    arn = start_execution(server.endpoint_url, "wf", {"n": 4}, "ours")
+    described = wait_for_end(client, arn)
+    assert described["Status"] == "SUCCEEDED", described.get("Error")
+    assert json.loads(described["Result"]) == {"total": 4 * 2 + 10}
+    events = events_of(client, arn)
+    assert names_of(events, "StepSucceeded") == ["double", "flaky", "sum"]
+    assert names_of(events, "StepFailed") == ["flaky"]
+    assert names_of(events, "ContextSucceeded") == ["combine"]
+    assert names_of(events, "WaitSucceeded") == ["pause"]
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_throttling_and_5xx_are_retried_without_losing_an_update(
+    server: LambdaApiServer, status: int
+) -> None:
+    client = lambda_client(server.endpoint_url)
+    server.faults.fail_next(3, status=status)
+    arn = start_execution(server.endpoint_url, "wf", {"n": 1}, f"faulty-{status}")
+    described = wait_for_end(client, arn)
+    assert server.faults.answered == 3
+    assert described["Status"] == "SUCCEEDED"
+    assert json.loads(described["Result"]) == {"total": 12}
+    events = events_of(client, arn)
+    # every update applied exactly once, and no invocation ended on a checkpoint error
+    assert names_of(events, "StepSucceeded") == ["double", "flaky", "sum"]
+    completed = [e for e in events if e["EventType"] == "InvocationCompleted"]
+    assert all("Error" not in e["InvocationCompletedDetails"] for e in completed)
+
+
+def test_a_4xx_ends_the_invocation_and_the_next_one_carries_on(server: LambdaApiServer) -> None:
+    client = lambda_client(server.endpoint_url)
+    server.faults.fail_next(1, status=400)
+    arn = start_execution(server.endpoint_url, "wf", {"n": 2}, "rejected-once")
+    described = wait_for_end(client, arn)
+    assert server.faults.answered == 1  # a 4xx is not retried
+    events = events_of(client, arn)
+    first = next(e for e in events if e["EventType"] == "InvocationCompleted")
+    error = first["InvocationCompletedDetails"]["Error"]["Payload"]
+    assert error["ErrorType"] == "durable_core.errors.CheckpointError"
+    assert "InvalidParameterValueException" in error["ErrorMessage"]
+    assert described["Status"] == "SUCCEEDED"
+    assert json.loads(described["Result"]) == {"total": 14}
+    assert names_of(events, "StepSucceeded") == ["double", "flaky", "sum"]
+
+
+def test_a_stale_checkpoint_token_is_a_clear_non_retryable_error(server: LambdaApiServer) -> None:
+    def stale_token(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return handler({**event, "CheckpointToken": "c3RhbGU="}, context)
+
+    server.service.register("stale", through(server.endpoint_url, stale_token))
+    client = lambda_client(server.endpoint_url)
+    arn = start_execution(server.endpoint_url, "stale", {"n": 1}, "stale")
+    described = wait_for_end(client, arn)
+    assert described["Status"] == "FAILED"
+    assert "Invalid checkpoint token" in described["Error"]["ErrorMessage"]
+    assert names_of(events_of(client, arn), "StepSucceeded") == []
+
+
+def test_aws_sdk_handler_runs_against_our_server(
+    server: LambdaApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_durable_execution_sdk_python.config import Duration
+    from aws_durable_execution_sdk_python.execution import durable_execution
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", server.endpoint_url)
+
+    @durable_execution(boto3_client=lambda_client(server.endpoint_url))
+    def aws_handler(event: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        doubled = ctx.step(lambda _: event["n"] * 2, name="double")
+        ctx.wait(Duration.from_seconds(1), name="pause")
+        return {"doubled": doubled}
+
+    server.service.register("aws", aws_handler)
+    client = lambda_client(server.endpoint_url)
+    arn = start_execution(server.endpoint_url, "aws", {"n": 21}, "aws-sdk")
+    described = wait_for_end(client, arn)
+    assert described["Status"] == "SUCCEEDED", described.get("Error")
+    assert json.loads(described["Result"]) == {"doubled": 42}
+    assert names_of(events_of(client, arn), "StepSucceeded") == ["double"]
+
+
+# -- AWS's dex-local-runner ----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def invoke_endpoint(runner_url: str, handlers: dict[str, LambdaHandler]) -> Iterator[str]:
+    """A loopback Lambda ``Invoke`` endpoint: dex-local-runner calls it for each invocation."""
+    wrapped = {name: through(runner_url, h) for name, h in handlers.items()}
+
+    class Invoke(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            name = self.path.split("/functions/")[1].split("/")[0]
+            event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            answer = wrapped[name](event, None)
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the test reads the runner's history, not request logs."""
+
+    endpoint = ThreadingHTTPServer(("127.0.0.1", 0), Invoke)
+    thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{endpoint.server_address[1]}"
+    finally:
+        endpoint.shutdown()
+        endpoint.server_close()
+        thread.join(10)
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dex-local-runner exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"dex-local-runner did not listen on {port} within {timeout} s")
+
+
+@pytest.fixture
+def dex_runner() -> Iterator[str]:
+    assert DEX_LOCAL_RUNNER.exists(), "dex-local-runner is a dev dependency (make install)"
+    port = free_port()
+    runner_url = f"http://127.0.0.1:{port}"
+    with invoke_endpoint(runner_url, {"wf": handler}) as lambda_url:
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        command = [
+            str(DEX_LOCAL_RUNNER),
+            "start-server",
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--lambda-endpoint", lambda_url,
+            "--store-type", "memory",
+            "--no-skip-time",
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_for_port(port, process)
+            yield runner_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def test_workflow_runs_through_lambda_backend_on_dex_local_runner(dex_runner: str) -> None:
+    client = lambda_client(dex_runner)
+    arn = start_execution(dex_runner, "wf", {"n": 5}, "dex")
+    described = wait_for_end(client, arn, timeout=30)
+    assert described["Status"] == "SUCCEEDED", described.get("Error")
+    assert json.loads(described["Result"]) == {"total": 5 * 2 + 10}
+    events = events_of(client, arn)
+    assert names_of(events, "StepSucceeded") == ["double", "flaky", "sum"]
+    assert names_of(events, "ContextSucceeded") == ["combine"]
