@@ -152,11 +152,13 @@ class Timed:
         return self.seconds - self.service_seconds
 
 
-def ours(workflow: Workflow, *, batch: bool = False) -> Invoke:
+def ours(workflow: Workflow, *, batch: bool = False, pipeline: bool = False) -> Invoke:
     """Our SDK: ``run_invocation`` with ``ExecutionOptions(backend=...)``."""
 
     def invoke(backend: MeteredBackend, event: dict[str, Any]) -> Timed:
-        options = ExecutionOptions(backend=backend, batch_checkpoints=batch)
+        options = ExecutionOptions(
+            backend=backend, batch_checkpoints=batch, pipeline_checkpoints=pipeline
+        )
         before = backend.seconds
         cpu = time.process_time()
         start = time.perf_counter()
@@ -207,8 +209,8 @@ def steps_workflow(n: int, wait: Any = None) -> Workflow:
     return workflow
 
 
-def our_steps(n: int, *, wait: bool = False, batch: bool = False) -> Invoke:
-    return ours(steps_workflow(n, 1 if wait else None), batch=batch)
+def our_steps(n: int, *, wait: bool = False, batch: bool = False, pipeline: bool = False) -> Invoke:
+    return ours(steps_workflow(n, 1 if wait else None), batch=batch, pipeline=pipeline)
 
 
 def their_steps(n: int, *, wait: bool = False) -> Invoke:
@@ -656,6 +658,7 @@ def bench_latency(n: int, latency: float, repeats: int) -> list[Row]:
     rate: dict[str, float] = {}
     variants = (
         ("ours", our_steps(n)),
+        ("ours_pipelined", our_steps(n, pipeline=True)),
         ("ours_batch", our_steps(n, batch=True)),
         ("theirs", their_steps(n)),
     )
@@ -670,6 +673,15 @@ def bench_latency(n: int, latency: float, repeats: int) -> list[Row]:
     label = f"steps/s, {n} steps, {latency * 1e3:.0f} ms per checkpoint"
     return [
         Row("latency", "6", label, "/s", rate["ours"], rate["theirs"]),
+        Row(
+            "latency_pipelined",
+            "6",
+            label,
+            "/s",
+            rate["ours_pipelined"],
+            rate["theirs"],
+            note="ours pipeline_checkpoints=True",
+        ),
         Row(
             "latency_batch",
             "6",

@@ -103,11 +103,6 @@ def test_random_pages_and_checkpoint_responses_give_typed_outcomes(
     outcome("service answer", run_invocation, workflow, _event(first), None, options)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: a checkpoint response operation that does not parse escapes as "
-    "pydantic ValidationError (checkpoint.py Checkpointer._call, lambda_backend.py:77)",
-)
 def test_a_malformed_operation_in_a_checkpoint_response_is_a_typed_error() -> None:
     answer = {"CheckpointToken": "fresh", "NewExecutionState": {"Operations": [{"Id": "x"}]}}
     backend = LambdaBackend(client=ScriptedClient({}, [answer]))

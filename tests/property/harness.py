@@ -212,7 +212,6 @@ fault_schedules = st.builds(
     FaultSchedule,
     checkpoint=st.dictionaries(st.integers(1, 20), st.sampled_from(list(Fault)), max_size=10),
     get_state=st.dictionaries(st.integers(1, 6), st.sampled_from(list(Fault)), max_size=3),
-    dedupe_client_tokens=st.booleans(),
     hard_crashes=st.booleans(),
 )
 

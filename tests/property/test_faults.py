@@ -69,7 +69,7 @@ def test_a_fault_free_run_needs_no_reference_adjustment(specs: tuple[Spec, ...])
 # -- the lost response, explicitly: what the service does with a repeated ClientToken ----
 
 
-def _lost_succeed(dedupe: bool) -> tuple[Observed, list[int]]:
+def _lost_succeed() -> tuple[Observed, list[int]]:
     runs: list[int] = []
     specs: tuple[Spec, ...] = (
         StepSpec(
@@ -77,29 +77,20 @@ def _lost_succeed(dedupe: bool) -> tuple[Observed, list[int]]:
         ),
     )
     # Call 1 carries step s1's START and SUCCEED; the service applies it, the answer is lost.
-    schedule = FaultSchedule(checkpoint={1: Fault.LOST_RESPONSE}, dedupe_client_tokens=dedupe)
+    schedule = FaultSchedule(checkpoint={1: Fault.LOST_RESPONSE})
     observed = execute(specs, schedule)
     runs.extend(attempt for name, attempt in observed.body_runs if name == "s1")
     return observed, runs
 
 
 def test_a_lost_response_is_retried_with_its_client_token_and_answered_once() -> None:
-    observed, runs = _lost_succeed(dedupe=True)
+    observed, runs = _lost_succeed()
     first, retry = observed.faulty.received[:2]
     assert retry.client_token == first.client_token and retry.updates == first.updates
     assert len(observed.faulty.applied) == 1, "the service applied the call once"
     assert observed.result.invocations == 1 and observed.deaths == []
     assert runs == [1]
     assert observed.result.result == [["ok", 7]]
-
-
-def test_without_idempotency_the_consumed_token_is_rejected_and_replay_recovers() -> None:
-    observed, runs = _lost_succeed(dedupe=False)
-    assert observed.deaths == ["CheckpointError"], "the retry hit the consumed token"
-    assert observed.result.invocations == 2
-    assert runs == [1], "the next invocation replays the applied SUCCEED"
-    assert observed.result.result == [["ok", 7]]
-    check_applied_once(observed)
 
 
 def test_throttling_is_retried_with_backoff_inside_the_invocation(

@@ -14,6 +14,7 @@ from durable_core import (
     LambdaHandler,
     run_invocation,
 )
+from durable_core.plugins import PluginEntry
 
 __all__ = ["DurableBuilder", "DurableContext"]
 
@@ -38,13 +39,21 @@ class DurableBuilder:
         return DurableBuilder(handler, self._options)
 
     def with_tracing(self, enabled: bool = True) -> DurableBuilder:
+        """OpenTelemetry spans (when installed) and ``durable.trace`` log records."""
         return self._with(tracing=enabled)
+
+    def with_plugins(self, *plugins: PluginEntry) -> DurableBuilder:
+        """Add plugins (or per-invocation factories) after those already configured."""
+        return self._with(plugins=(*self._options.plugins, *plugins))
 
     def with_error_handler(self, error_handler: Callable[[Exception], Any]) -> DurableBuilder:
         return self._with(error_handler=error_handler)
 
     def with_batch_checkpoints(self, enabled: bool = True) -> DurableBuilder:
         return self._with(batch_checkpoints=enabled)
+
+    def with_pipelined_checkpoints(self, enabled: bool = True) -> DurableBuilder:
+        return self._with(pipeline_checkpoints=enabled)
 
     def with_backend(self, backend: DurableBackend) -> DurableBuilder:
         return self._with(backend=backend)

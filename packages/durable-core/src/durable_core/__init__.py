@@ -22,6 +22,7 @@ from durable_core.batch import (
     NestingType,
     ParallelConfig,
 )
+from durable_core.combinators import AllBranchesFailedError, Winner
 from durable_core.config import (
     CallbackConfig,
     ChildConfig,
@@ -62,6 +63,14 @@ from durable_core.execution import (
 )
 from durable_core.operations.callback import Callback
 from durable_core.operations.saga import CompensationOutcome, CompensationResult
+from durable_core.payloads import (
+    MemoryPayloadStore,
+    Offload,
+    PayloadNotFoundError,
+    PayloadStore,
+    PayloadStoreError,
+    S3PayloadStore,
+)
 from durable_core.retries import Jitter, RetryDecision, RetryPolicy, exponential_backoff, no_retry
 from durable_core.serdes import ExtendedSerDes, JsonSerDes, SerDes
 from durable_core.waits import (
@@ -75,6 +84,7 @@ from durable_core.waits import (
 )
 
 __all__ = [
+    "AllBranchesFailedError",
     "BatchItem",
     "BatchItemStatus",
     "BatchResult",
@@ -108,12 +118,18 @@ __all__ = [
     "LambdaHandler",
     "MapConfig",
     "MemoryBackend",
+    "MemoryPayloadStore",
     "NestingType",
     "NonDeterministicExecutionError",
+    "Offload",
     "ParallelConfig",
+    "PayloadNotFoundError",
+    "PayloadStore",
+    "PayloadStoreError",
     "PayloadTooLargeError",
     "RetryDecision",
     "RetryPolicy",
+    "S3PayloadStore",
     "SerDes",
     "SerDesError",
     "StatePage",
@@ -131,6 +147,7 @@ __all__ = [
     "WaitForConditionError",
     "WaitStrategy",
     "WaitStrategyConfig",
+    "Winner",
     "condition",
     "create_wait_strategy",
     "exponential_backoff",

@@ -23,19 +23,30 @@ def operation_id(prefix: str | None, position: int) -> str:
 class IdNamespace:
     """Hands out the ids of one context in call order; safe to share between threads."""
 
-    __slots__ = ("_count", "_lock", "prefix")
+    __slots__ = ("_count", "_lock", "_peeked", "prefix")
 
     def __init__(self, prefix: str | None) -> None:
         self.prefix = prefix
         self._count = 0
         self._lock = threading.Lock()
+        # The engine peeks at the next id after every operation and then takes it: keep
+        # the hash of the last peek so each id is hashed once.
+        self._peeked: tuple[int, str] = (0, "")
 
     def next_id(self) -> str:
         with self._lock:
             self._count += 1
             position = self._count
-        return operation_id(self.prefix, position)
+        return self._id_at(position)
 
     def peek_id(self) -> str:
         """The id the next call will get, without taking it."""
-        return operation_id(self.prefix, self._count + 1)
+        return self._id_at(self._count + 1)
+
+    def _id_at(self, position: int) -> str:
+        peeked = self._peeked
+        if peeked[0] == position:
+            return peeked[1]
+        op_id = operation_id(self.prefix, position)
+        self._peeked = (position, op_id)
+        return op_id

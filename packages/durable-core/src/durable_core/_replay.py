@@ -9,13 +9,14 @@ so every replay rule is testable with plain data and shared by every driver.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from durable_core.config import StepSemantics
-from durable_core.errors import NonDeterministicExecutionError
-from durable_core.types import Operation, OperationStatus, OperationType
+from durable_core.errors import InvalidEventError, NonDeterministicExecutionError
+from durable_core.types import Operation, OperationStatus, OperationType, ValidationError
 
 __all__ = [
     "Action",
@@ -36,34 +37,109 @@ class CheckpointLog:
 
     Filled from the initial state (every page) and kept current with the operations
     each checkpoint response returns.
+
+    The event's operations stay the wire dicts they arrived as (``add_wire``): their
+    identity fields (Id, Type, Status) are checked up front, and the whole operation is
+    validated into an ``Operation`` only when the engine reads it (``get``), and not
+    kept. A replay reads each record once, so a log of 100k operations costs an index,
+    not 100k pydantic models (memory, and the cyclic GC walking them). Operations from
+    the backend (checkpoint responses, later pages) are models already and are kept.
     """
 
-    __slots__ = ("_lock", "_ops")
+    __slots__ = ("_lock", "_ops", "_wire")
 
     def __init__(self, operations: Iterable[Operation] = ()) -> None:
         self._ops: dict[str, Operation] = {op.id: op for op in operations}
+        self._wire: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
+    def add_wire(self, operations: Iterable[Any]) -> None:
+        """Add operations in their wire form (PascalCase dicts), later ones winning.
+
+        Raises ``InvalidEventError`` if one is not an object with a non-empty Id and a
+        known Type and Status; the rest of each operation is checked when it is read.
+        """
+        wire = self._wire
+        with self._lock:
+            for raw in operations:
+                op_id = _checked_identity(raw)
+                self._ops.pop(op_id, None)
+                wire[op_id] = raw
+
     def get(self, operation_id: str) -> Operation | None:
-        return self._ops.get(operation_id)
+        op = self._ops.get(operation_id)
+        if op is not None:
+            return op
+        raw = self._wire.get(operation_id)
+        return None if raw is None else _validated(raw)
 
     def __contains__(self, operation_id: object) -> bool:
-        return operation_id in self._ops
+        return operation_id in self._ops or operation_id in self._wire
 
     def __len__(self) -> int:
-        return len(self._ops)
+        return len(self._ops) + sum(1 for op_id in self._wire if op_id not in self._ops)
 
     def update(self, operations: Iterable[Operation]) -> None:
         with self._lock:
             for op in operations:
                 self._ops[op.id] = op
 
+    def operations(self) -> Iterator[Operation]:
+        """Every operation of the log (each wire record validated as it is reached)."""
+        for op_id, raw in list(self._wire.items()):
+            if op_id not in self._ops:
+                yield _validated(raw)
+        yield from list(self._ops.values())
+
     def execution(self) -> Operation | None:
-        return next((op for op in self._ops.values() if op.type is OperationType.EXECUTION), None)
+        for op in self._ops.values():
+            if op.type is OperationType.EXECUTION:
+                return op
+        for raw in self._wire.values():
+            if raw["Type"] == "EXECUTION":
+                return self.get(raw["Id"])
+        return None
 
     def has_history(self) -> bool:
         """True when anything beyond the EXECUTION operation was recorded: a replay."""
-        return any(op.type is not OperationType.EXECUTION for op in self._ops.values())
+        return any(op.type is not OperationType.EXECUTION for op in self._ops.values()) or any(
+            raw["Type"] != "EXECUTION" for raw in self._wire.values()
+        )
+
+
+_TYPES = frozenset(t.value for t in OperationType)
+_STATUSES = frozenset(s.value for s in OperationStatus)
+
+
+def _checked_identity(raw: Any) -> str:
+    """The Id of a wire operation whose identity fields are usable, else InvalidEventError."""
+    if type(raw) is not dict:
+        raise InvalidEventError(f"A checkpointed operation is not an object: {str(raw)[:80]!r}")
+    op_id = raw.get("Id")
+    if not isinstance(op_id, str) or not op_id:
+        raise InvalidEventError(f"A checkpointed operation has no usable Id: {str(raw)[:80]!r}")
+    op_type, status = raw.get("Type"), raw.get("Status")
+    if not isinstance(op_type, str) or op_type not in _TYPES:
+        raise InvalidEventError(f"Checkpointed operation {op_id} has unknown Type {op_type!r}")
+    if not isinstance(status, str) or status not in _STATUSES:
+        raise InvalidEventError(f"Checkpointed operation {op_id} has unknown Status {status!r}")
+    return op_id
+
+
+_validate_operation = Operation.model_validate
+
+
+def _validated(raw: dict[str, Any]) -> Operation:
+    try:
+        operation: Operation = _validate_operation(raw)
+        return operation
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise InvalidEventError(
+            f"Checkpointed operation {raw['Id']} is malformed: {problems}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +153,11 @@ class OperationCall:
     parent_id: str | None
 
     def describe(self) -> str:
-        label = f"{self.name!r} " if self.name else ""
-        return f"{self.type.value} {label}(id {self.id})"
+        # A StrEnum formats as its value; reading ``.value`` costs an enum descriptor call
+        # on a path every operation takes.
+        if self.name:
+            return f"{self.type} {self.name!r} (id {self.id})"
+        return f"{self.type} (id {self.id})"
 
 
 def check_identity(call: OperationCall, recorded: Operation | None) -> None:
@@ -119,17 +198,24 @@ class StepPlan:
     interrupted: bool = False  # an at-most-once attempt died mid-body: count it as failed
 
 
+# The plans that do not depend on the attempt, built once: replay and first runs are hot.
+_FIRST_RUN = StepPlan(Action.EXECUTE, 1, send_start=True)
+_RETURN = StepPlan(Action.RETURN)
+_RAISE = StepPlan(Action.RAISE)
+_SUSPEND = StepPlan(Action.SUSPEND)
+
+
 def plan_step(recorded: Operation | None, semantics: StepSemantics) -> StepPlan:
     if recorded is None:
-        return StepPlan(Action.EXECUTE, 1, send_start=True)
-    attempts_made = (recorded.step_details.attempt or 0) if recorded.step_details else 0
+        return _FIRST_RUN
     status = recorded.status
     if status is OperationStatus.SUCCEEDED:
-        return StepPlan(Action.RETURN)
+        return _RETURN
     if status.is_terminal:
-        return StepPlan(Action.RAISE)
+        return _RAISE
     if status is OperationStatus.PENDING:
-        return StepPlan(Action.SUSPEND)
+        return _SUSPEND
+    attempts_made = (recorded.step_details.attempt or 0) if recorded.step_details else 0
     if status is OperationStatus.READY:
         return StepPlan(Action.EXECUTE, attempts_made + 1, send_start=True)
     # STARTED: the previous invocation began this attempt and never finished it.

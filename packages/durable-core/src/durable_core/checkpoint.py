@@ -8,7 +8,18 @@ CheckpointDurableExecution calls as the semantics allow:
   knows (an at-most-once START, a RETRY before suspending, a wait's START).
 * ``send(update, sync=False)`` may stay buffered; with ``batch=True`` step results
   are buffered too, so sequential steps share one call.
-* ``flush()`` runs before every suspension and before the handler returns.
+* ``send_result(update, pipelined=True)`` (an at-least-once step's SUCCEED) is, when
+  the checkpointer was made with ``pipeline=True`` (opt-in), sent from a background
+  thread while the handler goes on; what the handler produces meanwhile joins the next
+  call. By default results are persisted before the step returns, as AWS's SDK does:
+  pipelining lets a later step act on an earlier result that a crash then loses
+  (docs/performance.md, "Semantics kept").
+* ``flush()`` runs before every suspension and before the handler returns; it also
+  waits for the background sender, so no update and no thread outlives it.
+
+Updates are persisted in the order they were sent, whatever the path: a lost
+pipelined result loses only results sent after it too, and replay re-runs exactly
+those steps (see docs/performance.md, "Semantics kept").
 
 Throttling and 5xx answers are retried with backoff using the same client token, so a
 call the service applied but whose answer was lost is not applied twice. A failure that
@@ -45,6 +56,7 @@ class Checkpointer:
         log: CheckpointLog,
         *,
         batch: bool = False,
+        pipeline: bool = False,
         max_attempts: int = 6,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -53,12 +65,15 @@ class Checkpointer:
         self.token = token
         self.log = log
         self.batch = batch
+        self.pipeline = pipeline
         self.max_attempts = max_attempts
         self.calls = 0
         self._sleep = sleep
         self._buffer: list[OperationUpdate] = []
         self._buffer_lock = threading.Lock()
         self._send_lock = threading.Lock()
+        self._sender: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     @property
     def pending(self) -> int:
@@ -66,17 +81,42 @@ class Checkpointer:
         return len(self._buffer)
 
     def send(self, update: OperationUpdate, *, sync: bool) -> None:
+        self._raise_failure()
         with self._buffer_lock:
             self._buffer.append(update)
         if sync:
             self.flush()
 
-    def send_result(self, update: OperationUpdate) -> None:
-        """An operation's outcome: persisted now, or buffered in batch mode."""
-        self.send(update, sync=not self.batch)
+    def send_result(self, update: OperationUpdate, *, pipelined: bool = False) -> None:
+        """An operation's outcome: persisted now, or buffered in batch mode.
+
+        ``pipelined`` (only for a result whose loss replay repairs by running the
+        operation again) lets a slow service persist it in the background.
+        """
+        if self.batch:
+            self.send(update, sync=False)
+        elif pipelined and self.pipeline:
+            self._raise_failure()
+            with self._buffer_lock:
+                self._buffer.append(update)
+                if self._sender is None:
+                    self._sender = threading.Thread(
+                        target=self._send_in_background, name="durable-checkpoint", daemon=True
+                    )
+                    self._sender.start()
+        else:
+            self.send(update, sync=True)
 
     def flush(self) -> None:
+        self._flush()
+        sender = self._sender
+        if sender is not None and sender is not threading.current_thread():
+            sender.join()
+        self._raise_failure()
+
+    def _flush(self) -> None:
         with self._send_lock:
+            self._raise_failure()
             while True:
                 with self._buffer_lock:
                     chunk = self._next_chunk()
@@ -85,6 +125,26 @@ class Checkpointer:
                 self._call(chunk)
                 with self._buffer_lock:
                     del self._buffer[: len(chunk)]
+
+    def _send_in_background(self) -> None:
+        while True:
+            with self._buffer_lock:
+                if not self._buffer:
+                    self._sender = None
+                    return
+            try:
+                self._flush()
+            except BaseException as exc:
+                # The buffer is intact; the handler's thread raises this at its next send or
+                # flush, and the invocation ends as after a failed synchronous call.
+                with self._buffer_lock:
+                    self._failure = self._failure or exc
+                    self._sender = None
+                return
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     def _next_chunk(self) -> list[OperationUpdate]:
         chunk: list[OperationUpdate] = []

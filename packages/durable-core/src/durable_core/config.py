@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 import typing_extensions
 
 from durable_core.errors import ValidationError
+from durable_core.payloads import Offload
 from durable_core.retries import RetryPolicy, RetryStrategy
 from durable_core.serdes import SerDes
 from durable_core.waits import WaitStrategy
@@ -53,6 +54,8 @@ class StepConfig(Generic[T]):
     to 60 s, full jitter); pass ``no_retry`` to fail at once.
     ``timeout_seconds`` bounds one attempt: an attempt still running then fails with
     ``StepTimeoutError`` (the body's thread is abandoned, not killed).
+    ``offload`` puts a large result in a payload store and checkpoints a reference
+    (see ``durable_core.payloads``).
     """
 
     retry: RetryStrategy | None = None
@@ -60,6 +63,7 @@ class StepConfig(Generic[T]):
     timeout_seconds: float | None = None
     serdes: SerDes[T] | None = None
     sub_type: str | None = None
+    offload: Offload | None = None
 
     def __post_init__(self) -> None:
         if self.timeout_seconds is not None and self.timeout_seconds <= 0:

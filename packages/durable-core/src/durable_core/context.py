@@ -8,6 +8,7 @@ the same order on every invocation; code between operations must be deterministi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from durable_core._ids import IdNamespace
 from durable_core._replay import CheckpointLog, OperationCall, check_identity
 from durable_core.batch import BatchResult, Branch, MapConfig, ParallelConfig
 from durable_core.checkpoint import Checkpointer
+from durable_core.combinators import Winner
 from durable_core.config import (
     CallbackConfig,
     ChildConfig,
@@ -32,6 +34,7 @@ from durable_core.errors import BranchCancelled, ValidationError
 from durable_core.logger import ReplaySafeLogger, default_logger
 from durable_core.operations.callback import Callback
 from durable_core.operations.saga import CompensationResult
+from durable_core.plugins import PluginDispatcher
 from durable_core.types import Operation, OperationType
 
 __all__ = ["DurableContext", "StepContext"]
@@ -60,13 +63,13 @@ class ExecutionState:
         checkpointer: Checkpointer,
         *,
         logger: Any = None,
-        tracer: Callable[[str, OperationCall, dict[str, Any]], None] | None = None,
+        plugins: PluginDispatcher | None = None,
     ) -> None:
         self.execution_arn = execution_arn
         self.log = log
         self.checkpointer = checkpointer
         self.base_logger = logger if logger is not None else default_logger()
-        self.tracer = tracer
+        self.plugins = plugins
 
 
 class DurableContext:
@@ -249,7 +252,7 @@ class DurableContext:
             or self._ids.peek_id() not in self._state.log
         ):
             self._set_executing()
-        self._trace("end", call, recorded, outcome=outcome)
+        self._trace("end", call, recorded)
 
     def _set_executing(self) -> None:
         with self._replay_lock:
@@ -272,12 +275,22 @@ class DurableContext:
             cancel=cancel or self._cancel,
         )
 
-    def _trace(
-        self, phase: str, call: OperationCall, recorded: Operation | None, **fields: Any
-    ) -> None:
-        if self._state.tracer is not None:
-            status = recorded.status.value if recorded is not None else None
-            self._state.tracer(phase, call, {"recorded_status": status, **fields})
+    def _trace(self, phase: str, call: OperationCall, recorded: Operation | None) -> None:
+        """Report an operation's start or end to the invocation's plugins (tracing included)."""
+        plugins = self._state.plugins
+        if plugins is None:
+            return
+        if phase == "start":
+            plugins.operation_started(call, recorded)
+        else:
+            plugins.operation_ended(call)
+
+    def _attempt(
+        self, call: OperationCall, attempt: int
+    ) -> contextlib.AbstractContextManager[None]:
+        """Bracket one attempt of a step's body with the plugins' user-function hooks."""
+        plugins = self._state.plugins
+        return plugins.attempt(call, attempt) if plugins is not None else contextlib.nullcontext()
 
     @property
     def _checkpointer(self) -> Checkpointer:
@@ -393,3 +406,59 @@ class DurableContext:
         from durable_core.operations.saga import run_compensations
 
         return run_compensations(self, name)
+
+    # -- versions and combinators ---------------------------------------------------
+
+    def patched(self, change_id: str) -> bool:
+        """Whether this execution takes the new code path of the change ``change_id``.
+
+        False only for an execution that already ran past this point on the code
+        before the change; True otherwise, and then a marker is checkpointed (a STEP of
+        subtype ``Patch``) that consumes no operation id, so the ids of the operations
+        after it do not shift. See docs/versioning.md.
+        """
+        from durable_core.patches import patched
+
+        return patched(self, change_id)
+
+    def deprecate_patch(self, change_id: str) -> None:
+        """The clean-up phase of ``patched``: only the new path remains in the code.
+
+        Records the marker like ``patched``; raises ``NonDeterministicExecutionError``
+        if this execution ran past this point on the code before the change.
+        """
+        from durable_core.patches import deprecate_patch
+
+        deprecate_patch(self, change_id)
+
+    def race(self, *branches: Callable[[DurableContext], T], name: str | None = None) -> Winner[T]:
+        """Run the branches concurrently; the first to finish decides, success or failure.
+
+        Returns the winner's index and value, or raises its error (``ChildContextError``).
+        Branches still running stop at their next operation; a branch suspended in a
+        wait or a callback is never resumed. Sync only, like ``parallel``.
+        """
+        from durable_core.combinators import race
+
+        return race(self, branches, name)
+
+    def any(self, *branches: Callable[[DurableContext], T], name: str | None = None) -> Winner[T]:
+        """Run the branches concurrently; return the first success (index and value).
+
+        Failures are tolerated until every branch failed: then ``AllBranchesFailedError``
+        carries each branch's error. Sync only, like ``parallel``.
+        """
+        from durable_core.combinators import any_of
+
+        return any_of(self, branches, name)
+
+    def all_settled(
+        self, *branches: Callable[[DurableContext], T], name: str | None = None
+    ) -> BatchResult[T]:
+        """Run every branch to its end, whatever fails; return every outcome, by index.
+
+        Sync only, like ``parallel``.
+        """
+        from durable_core.combinators import all_settled
+
+        return all_settled(self, branches, name)

@@ -177,16 +177,32 @@ def error_object_from_exception(exc: BaseException) -> ErrorObject:
     """Encode an exception as AWS's SDK does: type is the qualified class name.
 
     A recorded operation error keeps the type and data of the failure it wraps, so
-    an error re-raised through several levels still names its origin.
+    an error re-raised through several levels still names its origin. Messages and data
+    are cut to fit the service's 32 KiB error limit: a huge message must not make the
+    failure impossible to record (every invocation would die trying).
     """
     if isinstance(exc, DurableOperationError):
         return ErrorObject(
-            error_message=exc.message,
+            error_message=_clip(exc.message, _MAX_MESSAGE),
             error_type=exc.error_type or qualified_type_name(exc),
-            error_data=exc.data,
-            stack_trace=exc.stack_trace,
+            error_data=_clip(exc.data, _MAX_DATA),
+            stack_trace=exc.stack_trace[:_MAX_FRAMES] if exc.stack_trace else None,
         )
-    return ErrorObject(error_message=str(exc), error_type=qualified_type_name(exc))
+    return ErrorObject(
+        error_message=_clip(str(exc), _MAX_MESSAGE), error_type=qualified_type_name(exc)
+    )
+
+
+# Together well under the 32 KiB the service accepts for an error object.
+_MAX_MESSAGE = 16 * 1024
+_MAX_DATA = 8 * 1024
+_MAX_FRAMES = 20
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters cut]"
 
 
 class CallbackError(DurableOperationError):

@@ -18,14 +18,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pydantic
 
-from durable_core._replay import CheckpointLog, OperationCall
+from durable_core._replay import CheckpointLog
 from durable_core.backends.base import DurableBackend
 from durable_core.checkpoint import Checkpointer
 from durable_core.context import DurableContext, ExecutionState
@@ -37,6 +36,9 @@ from durable_core.errors import (
     SuspendExecution,
     error_object_from_exception,
 )
+from durable_core.plugins import InvocationStatus as PluginStatus
+from durable_core.plugins import PluginDispatcher, PluginEntry
+from durable_core.tracing import tracing_plugins
 from durable_core.types import (
     ErrorObject,
     InvocationInput,
@@ -65,7 +67,6 @@ LAMBDA_RESPONSE_SIZE_LIMIT = 6 * 1024 * 1024 - 50
 # The largest payload CheckpointDurableExecution accepts.
 _MAX_PAYLOAD = 6 * 1024 * 1024
 
-_trace_log = logging.getLogger("durable.trace")
 _backend_override: contextvars.ContextVar[DurableBackend | None] = contextvars.ContextVar(
     "durable_backend_override", default=None
 )
@@ -92,16 +93,26 @@ class ExecutionOptions:
 
     ``batch_checkpoints`` buffers step results so sequential steps share one
     checkpoint call (everything is flushed before any suspension and before the
-    handler returns). ``tracing`` logs a record per operation start and end on the
-    ``durable.trace`` logger. ``error_handler`` sees an exception the handler raised
-    and returns a replacement result (or raises the error to report).
+    handler returns). ``pipeline_checkpoints`` sends at-least-once step results in the
+    background while the handler goes on (fast on a slow network); both trade the same
+    guarantee: after a crash, a later step may have acted on an earlier result that was
+    lost and is then computed again (docs/performance.md, "Semantics kept").
+    ``plugins`` observe each invocation, operation and step attempt
+    (``durable_core.plugins``: plugin instances, or factories called once per
+    invocation). ``tracing`` adds the built-in tracing plugins
+    (``durable_core.tracing``): a record per operation start and end on the
+    ``durable.trace`` logger, and OpenTelemetry spans when ``opentelemetry-api`` is
+    installed. ``error_handler`` sees an exception the handler raised and returns a
+    replacement result (or raises the error to report).
     """
 
     backend: DurableBackend | None = None
     batch_checkpoints: bool = False
+    pipeline_checkpoints: bool = False
     tracing: bool = False
     error_handler: Callable[[Exception], Any] | None = None
     logger: Any = None
+    plugins: Sequence[PluginEntry] = ()
 
 
 def _resolve_backend(options: ExecutionOptions) -> DurableBackend:
@@ -134,7 +145,8 @@ def _parse_event(event: Any) -> InvocationInput:
 
 
 def _load_log(invocation: InvocationInput, backend: DurableBackend) -> CheckpointLog:
-    log = CheckpointLog(invocation.initial_execution_state.operations)
+    log = CheckpointLog()
+    log.add_wire(invocation.initial_execution_state.operations)
     marker = invocation.initial_execution_state.next_marker
     seen: set[str] = set()
     while marker:
@@ -169,21 +181,6 @@ def _input_of(log: CheckpointLog) -> Any:
         raise InvalidEventError(f"The execution's input payload is not JSON: {exc}") from None
 
 
-def _tracer(phase: str, call: OperationCall, fields: dict[str, Any]) -> None:
-    _trace_log.info(
-        "%s %s %s",
-        phase,
-        call.type.value,
-        call.name or call.id,
-        extra={
-            "operation_id": call.id,
-            "operation_type": call.type.value,
-            "operation_name": call.name,
-            **fields,
-        },
-    )
-
-
 def _response(
     status: InvocationStatus, result: str | None = None, error: ErrorObject | None = None
 ) -> dict[str, Any]:
@@ -212,15 +209,62 @@ def run_invocation(
         invocation.checkpoint_token,
         log,
         batch=options.batch_checkpoints,
+        pipeline=options.pipeline_checkpoints,
     )
+    plugins = _start_plugins(options, invocation, log, event, lambda_context)
     state = ExecutionState(
-        invocation.durable_execution_arn,
-        log,
-        checkpointer,
-        logger=options.logger,
-        tracer=_tracer if options.tracing else None,
+        invocation.durable_execution_arn, log, checkpointer, logger=options.logger, plugins=plugins
     )
     ctx = DurableContext(state, replaying=log.has_history(), lambda_context=lambda_context)
+    if plugins is None:
+        return _run(handler, ctx, options, checkpointer, log)
+    try:
+        response = _run(handler, ctx, options, checkpointer, log)
+    except BaseException as exc:
+        # Lambda re-drives the invocation: the plugins see RETRY, as in AWS's SDK.
+        plugins.finish(PluginStatus.RETRY, error=error_object_from_exception(exc))
+        raise
+    error = response.get("Error")
+    plugins.finish(
+        PluginStatus(response["Status"]),
+        result=response.get("Result"),
+        error=ErrorObject.model_validate(error) if error is not None else None,
+    )
+    return response
+
+
+def _start_plugins(
+    options: ExecutionOptions,
+    invocation: InvocationInput,
+    log: CheckpointLog,
+    event: Any,
+    lambda_context: Any,
+) -> PluginDispatcher | None:
+    """This invocation's plugins, their ``on_invocation_start`` dispatched; None without any."""
+    entries = [*options.plugins, *(tracing_plugins() if options.tracing else ())]
+    if not entries:
+        return None
+    execution_input: Any = None
+    with contextlib.suppress(InvalidEventError):  # the handler's run reports it
+        execution_input = _input_of(log)
+    updated = event.get("UpdatedOperationIds") if isinstance(event, Mapping) else None
+    return PluginDispatcher.start(
+        entries,
+        execution_arn=invocation.durable_execution_arn,
+        log=log,
+        execution_input=execution_input,
+        lambda_context=lambda_context,
+        updated_ids=[str(i) for i in updated] if isinstance(updated, list) else (),
+    )
+
+
+def _run(
+    handler: DurableHandler,
+    ctx: DurableContext,
+    options: ExecutionOptions,
+    checkpointer: Checkpointer,
+    log: CheckpointLog,
+) -> dict[str, Any]:
     try:
         value = handler(_input_of(log), ctx)
     except SuspendExecution:

@@ -136,15 +136,26 @@ _DECODERS: dict[str, Any] = {
 }
 
 
+def _is_json_int(data: str) -> bool:
+    """A JSON integer literal (no sign but ``-``, no leading zero, ASCII digits only), which
+    ``int`` reads exactly as ``json.loads`` does, at a fraction of the cost."""
+    digits = data[1:] if data[:1] == "-" else data
+    return digits.isascii() and digits.isdigit() and (digits[0] != "0" or len(digits) == 1)
+
+
 class ExtendedSerDes:
     """AWS's SDK's default format: plain JSON when it suffices, typed envelope otherwise."""
 
     def serialize(self, value: Any) -> str:
+        if type(value) is int:  # the commonest result; json.dumps writes int's repr
+            return repr(value)
         if _is_plain(value):
             return json.dumps(value, separators=(",", ":"))
         return json.dumps(_encode(value), separators=(",", ":"))
 
     def deserialize(self, data: str) -> Any:
+        if _is_json_int(data):
+            return int(data)
         try:
             node = json.loads(data)
         except ValueError as exc:

@@ -114,6 +114,9 @@ class WireModel(BaseModel):
         populate_by_name=True,
         frozen=True,
         extra="ignore",
+        # Build each model's validator and serializer when it is first used: a cold
+        # start then pays only for the shapes its invocation meets, not all of them.
+        defer_build=True,
     )
 
     def to_wire(self) -> dict[str, Any]:
@@ -205,15 +208,17 @@ class Operation(WireModel):
     def result(self) -> str | None:
         """The recorded result payload, whatever the operation type."""
         details = self._details()
-        return getattr(details, "result", None) if details is not None else None
+        return None if details is None else details.result
 
     @property
     def error(self) -> ErrorObject | None:
         """The recorded error, whatever the operation type."""
         details = self._details()
-        return getattr(details, "error", None) if details is not None else None
+        return None if details is None else details.error
 
-    def _details(self) -> BaseModel | None:
+    def _details(
+        self,
+    ) -> StepDetails | ContextDetails | CallbackDetails | ChainedInvokeDetails | None:
         return (
             self.step_details
             or self.context_details
@@ -263,12 +268,19 @@ class OperationUpdate(WireModel):
 
 
 class InitialExecutionState(WireModel):
-    operations: list[Operation] = Field(default_factory=list)
+    """The first page of the checkpoint log, as the event carries it.
+
+    ``operations`` stay the event's wire dicts: ``CheckpointLog.add_wire`` checks their
+    identity and validates each one when the engine reads it, so a large log is never
+    turned into models all at once.
+    """
+
+    operations: list[Any] = Field(default_factory=list)
     next_marker: str | None = None
 
 
 class InvocationInput(WireModel):
-    """The Lambda event of a durable invocation."""
+    """The Lambda event of a durable invocation (the operations unparsed, see above)."""
 
     durable_execution_arn: str = Field(min_length=1)
     checkpoint_token: str = Field(min_length=1)

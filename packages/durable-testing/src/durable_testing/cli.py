@@ -380,6 +380,14 @@ def _saved_operations(document: Any) -> list[Operation]:
     return [Operation.model_validate(op) for op in raw]
 
 
+def _cmd_budget(args: argparse.Namespace) -> int:
+    from durable_testing.budget import format_budget_report
+
+    execution = _find(_open_store(args.store, must_exist=True), args.arn)
+    print(format_budget_report(execution.operations, top=args.top))
+    return 0
+
+
 def _cmd_lint(args: argparse.Namespace) -> int:
     try:
         lint = importlib.import_module("durable_testing.lint")
@@ -489,6 +497,16 @@ def _parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument("history", help="`durable history --format json` output")
     replay_cmd.add_argument("handler", metavar="MODULE:HANDLER")
     replay_cmd.set_defaults(func=_cmd_replay)
+
+    budget = command(
+        "budget",
+        "list an execution's largest payloads and how close each is to its service limit",
+        "durable budget o-1-run --top 5",
+    )
+    budget.add_argument("arn", help="DurableExecutionArn, its last part, or the execution name")
+    budget.add_argument("--top", type=int, default=10, help="how many payloads (default 10)")
+    store_option(budget)
+    budget.set_defaults(func=_cmd_budget)
 
     lint = command("lint", "check durable handlers for replay hazards", "durable lint examples/")
     lint.add_argument("paths", nargs="+", metavar="PATH")

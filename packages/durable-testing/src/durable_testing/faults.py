@@ -17,10 +17,9 @@ such a backend.
 The service's idempotency: CheckpointDurableExecution's ``ClientToken`` lets Lambda
 "detect and handle duplicate requests within a 15-minute window" (boto3's service
 model). The SDK retries a call whose answer it did not get with the same client
-token and the same, now consumed, checkpoint token. With ``dedupe_client_tokens``
-(the default, the service's behaviour) a repeated client token of an applied call
-gets that call's answer again and nothing is applied twice; without it the wrapped
-backend sees the retry as it is (``MemoryBackend`` then rejects the consumed token).
+token and the same, now consumed, checkpoint token; the wrapped backend answers it as
+the service does (``MemoryBackend`` returns the first answer again, applying nothing).
+``applied`` lists the calls the wrapped backend actually applied.
 """
 
 from __future__ import annotations
@@ -69,7 +68,6 @@ class FaultSchedule:
 
     checkpoint: Mapping[int, Fault] = field(default_factory=dict)
     get_state: Mapping[int, Fault] = field(default_factory=dict)
-    dedupe_client_tokens: bool = True
     hard_crashes: bool = True
 
 
@@ -124,7 +122,7 @@ class FaultyBackend:
         self.received: list[ReceivedCall] = []
         self.applied: list[tuple[OperationUpdate, ...]] = []
         self.injected: list[InjectedFault] = []
-        self._answers: dict[str, CheckpointResponse] = {}
+        self._answers: list[CheckpointResponse] = []
         self._state_calls = 0
         self._dead = False
 
@@ -171,14 +169,12 @@ class FaultyBackend:
             raise self.crash(f"before checkpoint call {ordinal}")
         if fault in (Fault.THROTTLE, Fault.SERVER_ERROR, Fault.TIMEOUT):
             raise _transient(fault, "checkpoint_durable_execution")
-        if self.schedule.dedupe_client_tokens and client_token in self._answers:
-            answer = self._answers[client_token]
-        else:
-            token = _STALE if fault is Fault.STALE_TOKEN else checkpoint_token
-            answer = self.inner.checkpoint(execution_arn, token, updates, client_token)
+        token = _STALE if fault is Fault.STALE_TOKEN else checkpoint_token
+        answer = self.inner.checkpoint(execution_arn, token, updates, client_token)
+        # A repeated ClientToken gets the very answer of the call it repeats.
+        if not any(answer is earlier for earlier in self._answers):
+            self._answers.append(answer)
             self.applied.append(tuple(updates))
-            if client_token is not None:
-                self._answers[client_token] = answer
         if fault is Fault.LOST_RESPONSE:
             raise _transient(fault, "checkpoint_durable_execution")
         if fault is Fault.CRASH_AFTER_CALL:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pydantic
+
 from durable_core.backends.base import CheckpointResponse, StatePage
 from durable_core.errors import CheckpointError
 from durable_core.types import Operation, OperationUpdate
@@ -72,10 +74,23 @@ class LambdaBackend:
             params["ClientToken"] = client_token
         answer = self._call("checkpoint_durable_execution", params)
         state = answer.get("NewExecutionState") or {}
-        return CheckpointResponse(
-            checkpoint_token=answer.get("CheckpointToken"),
-            operations=[Operation.model_validate(op) for op in state.get("Operations") or ()],
-        )
+        token = answer.get("CheckpointToken")
+        operations = _operations(state.get("Operations"), "CheckpointDurableExecution")
+        # The touched operations may come in pages, like GetDurableExecutionState's.
+        marker = state.get("NextMarker")
+        seen: set[str] = set()
+        while marker and token:
+            if marker in seen:
+                raise CheckpointError(
+                    f"CheckpointDurableExecution's state repeated marker {marker!r}",
+                    retryable=False,
+                    error_code="MalformedResponse",
+                )
+            seen.add(marker)
+            page = self.get_state(execution_arn, token, marker)
+            operations += page.operations
+            marker = page.next_marker
+        return CheckpointResponse(checkpoint_token=token, operations=operations)
 
     def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> StatePage:
         answer = self._call(
@@ -88,7 +103,7 @@ class LambdaBackend:
             },
         )
         return StatePage(
-            operations=[Operation.model_validate(op) for op in answer.get("Operations") or ()],
+            operations=_operations(answer.get("Operations"), "GetDurableExecutionState"),
             next_marker=answer.get("NextMarker") or None,
         )
 
@@ -110,3 +125,15 @@ class LambdaBackend:
         except BotoCoreError as exc:
             raise CheckpointError(f"{method} failed: {exc}", retryable=True) from exc
         return answer
+
+
+def _operations(raw: Any, api: str) -> list[Operation]:
+    """Parse the operations of an answer; one the SDK cannot read is a CheckpointError."""
+    try:
+        return [Operation.model_validate(op) for op in raw or ()]
+    except pydantic.ValidationError as exc:
+        raise CheckpointError(
+            f"{api} answered an operation this SDK cannot read: {exc.errors()[0]['msg']}",
+            retryable=False,
+            error_code="MalformedResponse",
+        ) from None

@@ -16,6 +16,7 @@ import json
 import re
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,14 @@ _ALLOWED: dict[OperationType, frozenset[OperationAction]] = {
 # boto3's CallbackId shape: base64 characters, at most 1024 of them.
 _CALLBACK_ID = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _CALLBACK_ID_MAX = 1024
+
+
+# CheckpointDurableExecution's limits: OperationPayload's maximum in boto3's model, and the
+# error object size AWS's local runner enforces.
+MAX_PAYLOAD_CHARS = 6 * 1024 * 1024
+MAX_ERROR_BYTES = 32 * 1024
+# Answers kept for ClientToken retries; a retry follows its lost answer within seconds.
+_REMEMBERED_ANSWERS = 256
 
 
 def _utcnow() -> dt.datetime:
@@ -233,6 +242,7 @@ class MemoryBackend:
         self.page_size = page_size
         self._on_changes = on_changes
         self._on_checkpoint = on_checkpoint
+        self._answers: OrderedDict[tuple[str, str], CheckpointResponse] = OrderedDict()
         self._resolve_function = resolve_function
         self.executions: dict[str, ExecutionRecord] = {}
         self.calls: list[RecordedCall] = []
@@ -301,6 +311,11 @@ class MemoryBackend:
     ) -> CheckpointResponse:
         with self._lock:
             record = self._record(execution_arn)
+            # A retried call (its answer was lost) carries the same ClientToken: the
+            # service answers it again instead of applying it twice.
+            key = (execution_arn, client_token or "")
+            if client_token is not None and key in self._answers:
+                return self._answers[key]
             if checkpoint_token != record.token:
                 raise CheckpointError(
                     "Invalid checkpoint token: it is not the newest token of this execution",
@@ -312,9 +327,14 @@ class MemoryBackend:
             self._new_token(record)
             if self._on_checkpoint is not None:
                 self._on_checkpoint(execution_arn)
-            return CheckpointResponse(
+            response = CheckpointResponse(
                 checkpoint_token=record.token, operations=[c.after for c in changes]
             )
+            if client_token is not None:
+                self._answers[key] = response
+                if len(self._answers) > _REMEMBERED_ANSWERS:
+                    self._answers.popitem(last=False)
+            return response
 
     def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> StatePage:
         with self._lock:
@@ -377,6 +397,14 @@ class MemoryBackend:
                 error_code="InvalidParameterValueException",
             )
 
+        if update.payload is not None and len(update.payload) > MAX_PAYLOAD_CHARS:
+            reject(
+                f"Payload is {len(update.payload)} characters; the maximum is {MAX_PAYLOAD_CHARS}"
+            )
+        if update.error is not None:
+            error_size = len(json.dumps(update.error.to_wire()))
+            if error_size > MAX_ERROR_BYTES:
+                reject(f"Error is {error_size} bytes; the maximum is {MAX_ERROR_BYTES}")
         if update.action not in _ALLOWED[update.type]:
             reject(f"{update.type.value} operations do not accept {update.action.value}")
         if update.type is OperationType.EXECUTION:

@@ -17,6 +17,7 @@ from durable_core.errors import (
     error_object_from_exception,
 )
 from durable_core.operations._updates import update_for
+from durable_core.payloads import checkpointed_payload, recorded_payload
 from durable_core.serdes import deserialize, serialize
 from durable_core.types import OperationAction, StepOptions
 
@@ -41,7 +42,7 @@ def run_step(
     try:
         if plan.action is Action.RETURN:
             assert recorded is not None
-            payload = recorded.result
+            payload = recorded_payload(config.offload, recorded.result, where)
             replayed: T = None if payload is None else deserialize(config.serdes, payload, where)  # type: ignore[assignment]
             return replayed
         if plan.action is Action.RAISE:
@@ -71,7 +72,8 @@ def run_step(
             logger=ctx.logger.with_extra(operation_id=call.id, attempt=plan.attempt),
         )
         try:
-            value = _run_body(func, step_ctx, config.timeout_seconds, where)
+            with ctx._attempt(call, plan.attempt):
+                value = _run_body(func, step_ctx, config.timeout_seconds, where)
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
@@ -79,7 +81,13 @@ def run_step(
         payload = serialize(config.serdes, value, where)
         # Return what replay will return, so the first run and replays agree.
         result: T = deserialize(config.serdes, payload, where)
-        checkpointer.send_result(update_for(call, OperationAction.SUCCEED, payload=payload))
+        payload = checkpointed_payload(ctx.execution_arn, call, config.offload, payload)
+        # An at-least-once result may be pipelined: if it is lost, replay runs the step
+        # again, which its semantics allow (docs/performance.md, "Semantics kept").
+        checkpointer.send_result(
+            update_for(call, OperationAction.SUCCEED, payload=payload),
+            pipelined=config.semantics is not StepSemantics.AT_MOST_ONCE_PER_RETRY,
+        )
         return result
     finally:
         ctx._end(call, recorded, outcome)
