@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from durable_core import (
-    CheckpointError,
     DurableContext,
     ExecutionOptions,
     LambdaBackend,
@@ -129,12 +127,6 @@ class TokenlessOnce(MemoryBackend):
         return response
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CheckpointError,
-    reason="finding 2: after a response without CheckpointToken the SDK reuses the consumed "
-    "token (checkpoint.py Checkpointer._call keeps self.token) instead of ending PENDING",
-)
 def test_a_checkpoint_response_without_a_token_ends_the_invocation_pending() -> None:
     backend = TokenlessOnce()
     event = backend.start_execution(None)

@@ -37,8 +37,8 @@ from collections.abc import Callable
 
 from durable_core._replay import CheckpointLog
 from durable_core.backends.base import DurableBackend
-from durable_core.errors import CheckpointError
-from durable_core.types import OperationUpdate
+from durable_core.errors import CheckpointError, SuspendExecution
+from durable_core.types import OperationType, OperationUpdate
 
 __all__ = ["Checkpointer"]
 
@@ -66,6 +66,9 @@ class Checkpointer:
         self.log = log
         self.batch = batch
         self.pipeline = pipeline
+        # The service answered without a CheckpointToken: it revoked ours (another
+        # invocation took over). Nothing more can be persisted by this invocation.
+        self.revoked = False
         self.max_attempts = max_attempts
         self.calls = 0
         self._sleep = sleep
@@ -86,6 +89,8 @@ class Checkpointer:
             self._buffer.append(update)
         if sync:
             self.flush()
+            if self.revoked:
+                raise SuspendExecution("the service revoked the checkpoint token")
 
     def send_result(self, update: OperationUpdate, *, pipelined: bool = False) -> None:
         """An operation's outcome: persisted now, or buffered in batch mode.
@@ -117,7 +122,7 @@ class Checkpointer:
     def _flush(self) -> None:
         with self._send_lock:
             self._raise_failure()
-            while True:
+            while not self.revoked:
                 with self._buffer_lock:
                     chunk = self._next_chunk()
                 if not chunk:
@@ -172,5 +177,8 @@ class Checkpointer:
             self.calls += 1
             if response.checkpoint_token:
                 self.token = response.checkpoint_token
+            elif not any(u.type is OperationType.EXECUTION for u in updates):
+                # Only the call that ends the execution is answered without a token.
+                self.revoked = True
             self.log.update(response.operations)
             return

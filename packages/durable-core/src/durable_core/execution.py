@@ -265,6 +265,21 @@ def _run(
     checkpointer: Checkpointer,
     log: CheckpointLog,
 ) -> dict[str, Any]:
+    response = _settle(handler, ctx, options, checkpointer, log)
+    if checkpointer.revoked:
+        # What this invocation did past the revocation was not recorded: as AWS's SDK,
+        # end PENDING and let the next invocation replay from the persisted state.
+        return _response(InvocationStatus.PENDING)
+    return response
+
+
+def _settle(
+    handler: DurableHandler,
+    ctx: DurableContext,
+    options: ExecutionOptions,
+    checkpointer: Checkpointer,
+    log: CheckpointLog,
+) -> dict[str, Any]:
     try:
         value = handler(_input_of(log), ctx)
     except SuspendExecution:

@@ -98,7 +98,8 @@ def _decode(node: Any) -> Any:
         return _DECODERS[tag](value)
     except KeyError:
         raise SerDesError(f"unknown type tag {tag!r}") from None
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        # ArithmeticError: decimal.InvalidOperation for a "d" value that is no number.
         raise SerDesError(f"invalid value for type tag {tag!r}: {exc}") from exc
 
 
@@ -158,11 +159,11 @@ class ExtendedSerDes:
             return int(data)
         try:
             node = json.loads(data)
+            return node if _is_plain(node) else _decode(node)
+        except RecursionError:
+            raise SerDesError("payload is nested too deeply to read") from None
         except ValueError as exc:
             raise SerDesError(f"payload is not JSON: {exc}") from exc
-        if _is_plain(node):
-            return node
-        return _decode(node)
 
 
 JSON_SERDES = JsonSerDes()
