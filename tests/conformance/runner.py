@@ -25,7 +25,7 @@ from typing import Any
 from durable_testing import ExecutionResult, ExecutionStatus, LocalService, VirtualClock
 
 from tests.conformance._yaml import load_yaml
-from tests.conformance.handlers import FUNCTIONS, HANDLERS, plugin
+from tests.conformance.handlers import FUNCTIONS, HANDLERS
 from tests.conformance.matching import (
     Bindings,
     match_history,
@@ -60,14 +60,7 @@ SUITES = (
 
 # id -> why it cannot pass yet. Each entry is an expected failure (xfail, strict): it
 # turns the suite red the day it passes, so the entry is removed with the fix.
-KNOWN_GAPS: dict[str, str] = {
-    "3-11": (
-        "ExpectedLogs: the handler logs with replay logging enabled, and ReplaySafeLogger has"
-        " no such mode, so the ReplayChildren re-run's log line is dropped (1 record of 2)"
-    ),
-}
-
-_HANDLERS = {**HANDLERS, **plugin.HANDLERS}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -229,7 +222,7 @@ class _Driver:
 
 def run_requirement(requirement: Requirement) -> Outcome:
     """Run ``requirement`` to its end on a fresh service and compare it with the YAML."""
-    handler = _HANDLERS.get(requirement.id)
+    handler = HANDLERS.get(requirement.id)
     if handler is None:
         return Outcome([f"no handler registered for requirement {requirement.id}"])
     data = requirement.data

@@ -102,8 +102,10 @@ EXPECTED = [
     ("attempt-end", "a", 1, "FAILED"),
     ("change", "a:PENDING"),
     ("invocation-end", "PENDING"),
-    # invocation 2: the unfinished step is replayed (started again), attempt 2 succeeds
+    # invocation 2: the service made the retry due while suspended (UpdatedOperationIds);
+    # the unfinished step is replayed (started again), attempt 2 succeeds
     ("invocation-start", False),
+    ("change", "a:READY"),
     ("operation-start", "a", True),
     ("attempt-start", "a", 2),
     ("attempt-end", "a", 2, "SUCCEEDED"),
@@ -111,8 +113,11 @@ EXPECTED = [
     ("operation-start", "w", False),
     ("change", "a:SUCCEEDED", "w:STARTED"),
     ("invocation-end", "PENDING"),
-    # invocation 3: a and w finished before: not reported again
+    # invocation 3: the timer fired while suspended: w's change, then its end when the
+    # replay reaches it; a finished before and is not reported again
     ("invocation-start", False),
+    ("change", "w:SUCCEEDED"),
+    ("operation-end", "w", "SUCCEEDED"),
     ("operation-start", "b", False),
     ("attempt-start", "b", 1),
     ("attempt-end", "b", 1, "SUCCEEDED"),

@@ -165,8 +165,10 @@ def test_an_operation_open_at_the_end_of_an_invocation_ends_with_it(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
     drive(run(workflow, options=ExecutionOptions(plugins=[OpenTelemetryTracing(provider)])))
-    pause = by_name(exporter.get_finished_spans(), "Operation: pause")
-    assert attrs(pause)["durable.operation.status"] == "STARTED"
+    pauses = [s for s in exporter.get_finished_spans() if s.name == "Operation: pause"]
+    # Ended with the invocation that started it, still waiting; the next invocation, told
+    # the timer fired (UpdatedOperationIds), reports its end.
+    assert [attrs(p)["durable.operation.status"] for p in pauses] == ["STARTED", "SUCCEEDED"]
 
 
 def test_a_faulty_plugin_does_not_break_tracing(
@@ -294,3 +296,32 @@ def test_plugins_are_accepted_by_the_builder() -> None:
     drive(handler)
     assert recorder.events == other.events
     assert recorder.events[0] == ("invocation-start", True)
+
+
+def test_a_new_chained_invoke_carries_the_trace_header(provider: TracerProvider) -> None:
+    """The START of an invoke carries the X-Ray header of the invoke's span; without a
+    tracing plugin it carries none."""
+    from durable_core import MemoryBackend, use_backend
+    from durable_core.types import OperationAction
+
+    def caller(event: Any, ctx: DurableContext) -> Any:
+        return ctx.invoke("target", {"x": 1}, name="call")
+
+    headers: list[str | None] = []
+    for options in (ExecutionOptions(plugins=[OpenTelemetryTracing(provider)]), None):
+        backend = MemoryBackend()
+        with use_backend(backend):
+            assert run(caller, options=options)(backend.start_execution(None), None) == {
+                "Status": "PENDING"
+            }
+        (start,) = [
+            u
+            for c in backend.calls
+            for u in c.updates
+            if u.type is OperationType.CHAINED_INVOKE and u.action is OperationAction.START
+        ]
+        assert start.chained_invoke_options is not None
+        headers.append(start.chained_invoke_options.x_amzn_trace_id)
+    traced, plain = headers
+    assert traced is not None and re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};.*", traced)
+    assert plain is None

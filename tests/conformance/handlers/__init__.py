@@ -1,8 +1,7 @@
 """One handler per conformance requirement, keyed by requirement id, for our SDK.
 
 Each suite module holds ``HANDLERS``; ``FUNCTIONS`` are the extra functions that
-requirements invoke by name (``ctx.invoke``), registered on every service. The plugin
-suite (10-x) has no handlers: the SDK has no plugin API to write them against.
+requirements invoke by name (``ctx.invoke``), registered on every service.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from tests.conformance.handlers import (
     invoke,
     map,
     parallel,
+    plugin,
     step,
     wait,
     wait_for_callback,
@@ -36,6 +36,7 @@ for _suite in (
     wait_for_callback,
     parallel,
     map,
+    plugin,
 ):
     HANDLERS.update(_suite.HANDLERS)
 FUNCTIONS.update(invoke.FUNCTIONS)

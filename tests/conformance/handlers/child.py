@@ -107,7 +107,7 @@ def child_step_and_wait(event: str, ctx: DurableContext) -> str:
 
 def child_large_result(event: str, ctx: DurableContext) -> int:
     def body(child: DurableContext) -> str:
-        child.logger.info(event)
+        child.logger.with_replay_logging().info(event)
         small = child.step(lambda _: event)
         return small * (300 * 1024 // len(small) + 1)
 

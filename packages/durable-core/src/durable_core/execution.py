@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,7 +211,7 @@ def run_invocation(
         batch=options.batch_checkpoints,
         pipeline=options.pipeline_checkpoints,
     )
-    plugins = _start_plugins(options, invocation, log, event, lambda_context)
+    plugins = _start_plugins(options, invocation, log, lambda_context)
     state = ExecutionState(
         invocation.durable_execution_arn, log, checkpointer, logger=options.logger, plugins=plugins
     )
@@ -237,7 +237,6 @@ def _start_plugins(
     options: ExecutionOptions,
     invocation: InvocationInput,
     log: CheckpointLog,
-    event: Any,
     lambda_context: Any,
 ) -> PluginDispatcher | None:
     """This invocation's plugins, their ``on_invocation_start`` dispatched; None without any."""
@@ -247,14 +246,13 @@ def _start_plugins(
     execution_input: Any = None
     with contextlib.suppress(InvalidEventError):  # the handler's run reports it
         execution_input = _input_of(log)
-    updated = event.get("UpdatedOperationIds") if isinstance(event, Mapping) else None
     return PluginDispatcher.start(
         entries,
         execution_arn=invocation.durable_execution_arn,
         log=log,
         execution_input=execution_input,
         lambda_context=lambda_context,
-        updated_ids=[str(i) for i in updated] if isinstance(updated, list) else (),
+        updated_ids=invocation.updated_operation_ids,
     )
 
 

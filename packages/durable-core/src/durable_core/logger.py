@@ -30,6 +30,11 @@ class ReplaySafeLogger:
         """The same logger with more fields added to every record (operation id, attempt...)."""
         return ReplaySafeLogger(self._logger, self._is_replaying, {**self._extra, **extra})
 
+    def with_replay_logging(self) -> ReplaySafeLogger:
+        """The same logger, logging while replaying too: for what must be seen on every
+        invocation (a child context re-run because its result was too large to record)."""
+        return ReplaySafeLogger(self._logger, _never, self._extra)
+
     def _log(self, method: str, msg: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self._is_replaying():
             return
@@ -52,6 +57,10 @@ class ReplaySafeLogger:
 
     def exception(self, msg: object, *args: Any, **kwargs: Any) -> None:
         self._log("exception", msg, args, kwargs)
+
+
+def _never() -> bool:
+    return False
 
 
 def default_logger() -> logging.Logger:

@@ -247,6 +247,8 @@ class CallbackOptions(WireModel):
 class ChainedInvokeOptions(WireModel):
     function_name: str
     tenant_id: str | None = None
+    # X-Ray trace header a tracing plugin attaches so the target joins the caller's trace.
+    x_amzn_trace_id: str | None = None
 
 
 class OperationUpdate(WireModel):
@@ -285,6 +287,8 @@ class InvocationInput(WireModel):
     durable_execution_arn: str = Field(min_length=1)
     checkpoint_token: str = Field(min_length=1)
     initial_execution_state: InitialExecutionState = Field(default_factory=InitialExecutionState)
+    # Operations the service changed while the execution was suspended.
+    updated_operation_ids: list[str] = Field(default_factory=list)
 
     @field_validator("initial_execution_state", mode="before")
     @classmethod

@@ -208,6 +208,8 @@ class ExecutionRecord:
     token_seq: int = 0
     callbacks: dict[str, CallbackState] = field(default_factory=dict)
     chained_invokes: dict[str, ChainedInvokeState] = field(default_factory=dict)
+    # Operations the service changed since the last invocation (UpdatedOperationIds).
+    updated_ids: list[str] = field(default_factory=list)
 
     @property
     def execution_operation(self) -> Operation:
@@ -287,6 +289,7 @@ class MemoryBackend:
             record = self._record(arn)
             self._new_token(record)
             page = self.get_state(arn, record.token, "")
+            updated, record.updated_ids = record.updated_ids, []
             return {
                 "DurableExecutionArn": arn,
                 "CheckpointToken": record.token,
@@ -294,6 +297,7 @@ class MemoryBackend:
                     "Operations": [op.to_event_json() for op in page.operations],
                     "NextMarker": page.next_marker or "",
                 },
+                "UpdatedOperationIds": updated,
             }
 
     def operations(self, arn: str) -> list[Operation]:
@@ -379,6 +383,8 @@ class MemoryBackend:
             record = self._record(arn)
             change = OperationChange(record.operations.get(operation.id), operation)
             record.operations[operation.id] = operation
+            if operation.id not in record.updated_ids:
+                record.updated_ids.append(operation.id)
             if self._on_changes is not None:
                 self._on_changes(arn, [change])
             return change

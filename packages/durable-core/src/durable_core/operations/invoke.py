@@ -15,6 +15,7 @@ from durable_core._replay import Action, OperationCall, wait_action
 from durable_core.config import InvokeConfig, ResultT
 from durable_core.errors import InvokeError, SuspendExecution, ValidationError
 from durable_core.operations._updates import update_for
+from durable_core.plugins import PropagationInput
 from durable_core.serdes import JSON_SERDES, deserialize, serialize
 from durable_core.types import ChainedInvokeOptions, ErrorObject, OperationAction
 
@@ -57,7 +58,11 @@ def run_invoke(
     where = call.describe()
     try:
         if action is Action.START_AND_SUSPEND:
-            options = ChainedInvokeOptions(function_name=function_name, tenant_id=config.tenant_id)
+            options = ChainedInvokeOptions(
+                function_name=function_name,
+                tenant_id=config.tenant_id,
+                x_amzn_trace_id=_trace_header(ctx, call, function_name),
+            )
             update = update_for(
                 call,
                 OperationAction.START,
@@ -86,3 +91,12 @@ def run_invoke(
         raise SuspendExecution(f"{where} waits for {function_name}")
     finally:
         ctx._end(call, recorded, action.value)
+
+
+def _trace_header(ctx: DurableContext, call: OperationCall, function_name: str) -> str | None:
+    """The trace context a plugin attaches to a new chained invoke (never on replay)."""
+    plugins = ctx._state.plugins
+    if plugins is None:
+        return None
+    info = PropagationInput(ctx.execution_arn, call.id, function_name, call.parent_id)
+    return plugins.propagation_metadata(info).x_amzn_trace_id or None
