@@ -73,6 +73,7 @@ from durable_core.payloads import (
 )
 from durable_core.retries import Jitter, RetryDecision, RetryPolicy, exponential_backoff, no_retry
 from durable_core.serdes import ExtendedSerDes, JsonSerDes, SerDes
+from durable_core.typed import TypedSerDes
 from durable_core.waits import (
     WaitDecision,
     WaitStrategy,
@@ -140,6 +141,7 @@ __all__ = [
     "StepSemantics",
     "StepTimeoutError",
     "SuspendExecution",
+    "TypedSerDes",
     "ValidationError",
     "WaitDecision",
     "WaitForCallbackConfig",

@@ -9,6 +9,7 @@ the same order on every invocation; code between operations must be deterministi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from durable_core.logger import ReplaySafeLogger, default_logger
 from durable_core.operations.callback import Callback
 from durable_core.operations.saga import CompensationResult
 from durable_core.plugins import PluginDispatcher
+from durable_core.typed import inferred_serdes
 from durable_core.types import Operation, OperationType
 
 __all__ = ["DurableContext", "StepContext"]
@@ -126,7 +128,7 @@ class DurableContext:
         """
         from durable_core.operations.step import run_step
 
-        config = config or StepConfig()
+        config = _typed(config or _DEFAULT_STEP, func)
         call = self._call(OperationType.STEP, config.sub_type or "Step", name)
         return run_step(self, call, func, config)
 
@@ -151,7 +153,7 @@ class DurableContext:
         """
         from durable_core.operations.child import run_child
 
-        config = config or ChildConfig()
+        config = _typed(config or ChildConfig(), func)
         call = self._call(OperationType.CONTEXT, config.sub_type or "RunInChildContext", name)
         return run_child(self, call, func, config)
 
@@ -462,3 +464,16 @@ class DurableContext:
         from durable_core.combinators import all_settled
 
         return all_settled(self, branches, name)
+
+
+_DEFAULT_STEP: StepConfig[Any] = StepConfig()
+_Config = TypeVar("_Config", StepConfig[Any], ChildConfig[Any])
+
+
+def _typed(config: _Config, func: Callable[..., Any]) -> _Config:
+    """``config`` with the serdes the function's return annotation asks for, if it has
+    none: a step declared to return a model gets the model back, on replay too."""
+    if config.serdes is not None:
+        return config
+    serdes = inferred_serdes(func)
+    return config if serdes is None else dataclasses.replace(config, serdes=serdes)
