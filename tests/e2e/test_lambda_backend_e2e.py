@@ -9,17 +9,8 @@ invocation carries on from the last persisted checkpoint.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,22 +18,18 @@ from durable_closure import run
 from durable_core import (
     DurableContext,
     Jitter,
-    LambdaBackend,
     RetryPolicy,
     StepConfig,
     StepContext,
-    use_backend,
 )
-from durable_core.execution import LambdaHandler
-from durable_testing import LocalService
 from durable_testing.http import LambdaApiServer
 
+from tests.e2e.conftest import dex_local_runner, events_of, names_of, our_server, through
 from tests.http.support import lambda_client, start_execution, wait_for_end
 
 RETRY_AFTER_1S = StepConfig[int](
     retry=RetryPolicy(max_attempts=3, initial_delay_seconds=1, jitter=Jitter.NONE)
 )
-DEX_LOCAL_RUNNER = Path(sys.executable).parent / "dex-local-runner"
 
 
 def flaky(step: StepContext) -> int:
@@ -64,41 +51,10 @@ def workflow(event: dict[str, Any], ctx: DurableContext) -> dict[str, Any]:
 handler = run(workflow)
 
 
-def through(endpoint_url: str, lambda_handler: LambdaHandler) -> LambdaHandler:
-    """``lambda_handler`` checkpointing through boto3 to ``endpoint_url``, as on Lambda."""
-    backend = LambdaBackend(endpoint_url=endpoint_url, region_name="us-east-1")
-
-    def invoke(event: Any, context: Any) -> dict[str, Any]:
-        with use_backend(backend):
-            return lambda_handler(event, context)
-
-    return invoke
-
-
-@pytest.fixture(autouse=True)
-def dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
 @pytest.fixture
 def server() -> Iterator[LambdaApiServer]:
-    service = LocalService()
-    with LambdaApiServer(service) as running:
-        service.register("wf", through(running.endpoint_url, handler))
+    with our_server({"wf": handler}) as running:
         yield running
-
-
-def events_of(client: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = client.get_durable_execution_history(DurableExecutionArn=arn)[
-        "Events"
-    ]
-    return events
-
-
-def names_of(events: list[dict[str, Any]], event_type: str) -> list[str]:
-    return [e.get("Name", "") for e in events if e["EventType"] == event_type]
 
 
 def test_workflow_runs_through_lambda_backend_on_our_server(server: LambdaApiServer) -> None:
@@ -187,90 +143,10 @@ def test_aws_sdk_handler_runs_against_our_server(
 # -- AWS's dex-local-runner ----------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@contextlib.contextmanager
-def invoke_endpoint(runner_url: str, handlers: dict[str, LambdaHandler]) -> Iterator[str]:
-    """A loopback Lambda ``Invoke`` endpoint: dex-local-runner calls it for each invocation."""
-    wrapped = {name: through(runner_url, h) for name, h in handlers.items()}
-
-    class Invoke(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            name = self.path.split("/functions/")[1].split("/")[0]
-            event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            answer = wrapped[name](event, None)
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the test reads the runner's history, not request logs."""
-
-    endpoint = ThreadingHTTPServer(("127.0.0.1", 0), Invoke)
-    thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{endpoint.server_address[1]}"
-    finally:
-        endpoint.shutdown()
-        endpoint.server_close()
-        thread.join(10)
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"dex-local-runner exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"dex-local-runner did not listen on {port} within {timeout} s")
-
-
 @pytest.fixture
 def dex_runner() -> Iterator[str]:
-    assert DEX_LOCAL_RUNNER.exists(), "dex-local-runner is a dev dependency (make install)"
-    port = free_port()
-    runner_url = f"http://127.0.0.1:{port}"
-    with invoke_endpoint(runner_url, {"wf": handler}) as lambda_url:
-        env = {
-            **os.environ,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-        command = [
-            str(DEX_LOCAL_RUNNER),
-            "start-server",
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--lambda-endpoint", lambda_url,
-            "--store-type", "memory",
-            "--no-skip-time",
-            "--log-level", "WARNING",
-        ]  # fmt: skip
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            wait_for_port(port, process)
-            yield runner_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+    with dex_local_runner({"wf": handler}) as runner_url:
+        yield runner_url
 
 
 def test_workflow_runs_through_lambda_backend_on_dex_local_runner(dex_runner: str) -> None:
