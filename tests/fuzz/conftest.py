@@ -16,5 +16,5 @@ def backoff() -> Iterator[BackoffSleeps]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     # Counts of what was injected, with -v: quiet runs end on pytest's own summary line.
-    if terminalreporter.verbosity > 0:
+    if terminalreporter.verbosity >= 0:  # -q is the default (addopts); -v brings it to 0
         report_stats(terminalreporter)

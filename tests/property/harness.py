@@ -1,6 +1,7 @@
 """Random durable workflows, random faults, and the invariants every run must keep.
 
-A workflow is a tree of specs (steps with scripted outcomes, waits, child contexts).
+A workflow is a tree of specs (steps with scripted outcomes, waits, child contexts,
+parallel and map batches of branches, callbacks answered by a scripted external system).
 ``execute`` runs one on a ``LocalService`` (virtual time) through a ``FaultyBackend``,
 re-invoking after every crash as Lambda does, and returns what the run observed:
 which step bodies ran at which attempt, which invocations died, what the service
@@ -9,34 +10,53 @@ end exactly as a fault-free run of the same workflow, except for what at-most-on
 semantics make visible: an at-most-once attempt the service recorded as STARTED when
 the invocation died is failed with ``StepInterruptedError`` instead of re-run. The
 reference run is told those attempts and fails them the same way.
+
+Two things are not fixed by the workflow alone. Callbacks are answered by the test
+driver (``answer_callbacks``) at scripted points, so a run and its reference get the
+same answers. A batch that may complete before all its branches end (fail fast,
+``min_successful``, a failure tolerance, with branches running concurrently) cuts
+short whichever branches are still running when its rule is met, which depends on
+thread timing: such batches are compared item by item where both runs finished an
+item (``assert_same_outcome``), and each is checked against its completion rule.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 import itertools
+import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from durable_core import (
+    BatchResult,
+    CallbackConfig,
+    CallbackError,
     ChildContextError,
+    CompletionConfig,
     DurableContext,
     ExecutionOptions,
     ExtendedSerDes,
+    MapConfig,
+    ParallelConfig,
     RetryPolicy,
     StepConfig,
     StepContext,
     StepError,
     StepInterruptedError,
     StepSemantics,
+    WaitForCallbackConfig,
     run_invocation,
 )
+from durable_core.backends.memory import CallbackTimeoutException
 from durable_core.checkpoint import Checkpointer
-from durable_core.types import OperationAction, OperationStatus, OperationType
-from durable_testing import ExecutionResult, LocalService
+from durable_core.types import ErrorObject, OperationAction, OperationStatus, OperationType
+from durable_testing import ExecutionResult, ExecutionStatus, LocalService
 from durable_testing.faults import (
     Fault,
     FaultSchedule,
@@ -137,7 +157,76 @@ class ChildSpec:
     fails: bool
 
 
-Spec = StepSpec | WaitSpec | ChildSpec
+@dataclass(frozen=True)
+class BranchSpec:
+    """One branch of a batch: its body, then a failure when ``fails``."""
+
+    body: tuple[Spec, ...]
+    fails: bool
+
+
+# The completion rules a batch may have, by name.
+COMPLETIONS = {
+    "fail_fast": CompletionConfig(),
+    "all_completed": CompletionConfig.all_completed(),
+    "min_successful_1": CompletionConfig(min_successful=1),
+    "tolerate_1": CompletionConfig(tolerated_failure_count=1),
+}
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    name: str
+    kind: str  # "parallel" or "map" (over the branch indices)
+    branches: tuple[BranchSpec, ...]
+    max_concurrency: int | None
+    completion: str  # a key of COMPLETIONS
+
+    @property
+    def limit(self) -> int:
+        return self.max_concurrency or len(self.branches)
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether every branch the batch starts runs to its end whatever the timing: one
+        at a time, or under a rule that no failure this batch can have ends early."""
+        failures = sum(b.fails for b in self.branches)
+        return (
+            self.limit == 1
+            or self.completion == "all_completed"
+            or (self.completion == "fail_fast" and failures == 0)
+            or (self.completion == "tolerate_1" and failures <= 1)
+        )
+
+
+@dataclass(frozen=True)
+class CallbackSpec:
+    """A callback (``create_callback`` + ``result()``, or ``wait_for_callback``).
+
+    ``answer``: "success" (with ``value``), "failure", or None: never answered, so it
+    has a timeout (overall or heartbeat) and ends timed out. ``when``: 0, the
+    submitter answers while the invocation runs; k, the driver answers at the k-th of
+    its looks (every ``TICK`` virtual seconds) that finds the callback open. An answered
+    callback has no timeout, or one far beyond the driver's answer.
+    """
+
+    name: str
+    via: str  # "create" or "wait_for"
+    answer: str | None
+    value: int
+    when: int
+    timeout: int | None
+    heartbeat_timeout: int | None
+
+    @property
+    def operation_name(self) -> str:
+        """The CALLBACK operation's name (AWS's for the one inside ``wait_for_callback``)."""
+        return self.name if self.via == "create" else f"{self.name} create callback id"
+
+
+Spec = StepSpec | WaitSpec | ChildSpec | BatchSpec | CallbackSpec
+
+TICK = 300  # virtual seconds between the driver's looks at open callbacks
 
 
 def walk(specs: tuple[Spec, ...]) -> Iterator[Spec]:
@@ -145,20 +234,28 @@ def walk(specs: tuple[Spec, ...]) -> Iterator[Spec]:
         yield spec
         if isinstance(spec, ChildSpec):
             yield from walk(spec.body)
+        elif isinstance(spec, BatchSpec):
+            for branch in spec.branches:
+                yield from walk(branch.body)
 
 
 def _named(specs: tuple[Spec, ...], counter: Iterator[int]) -> tuple[Spec, ...]:
     named: list[Spec] = []
     for spec in specs:
-        name = f"{type(spec).__name__[0].lower()}{next(counter)}"
+        name = f"{type(spec).__name__[:2].lower()}{next(counter)}"
         if isinstance(spec, ChildSpec):
             spec = dataclasses.replace(spec, body=_named(spec.body, counter))
+        elif isinstance(spec, BatchSpec):
+            branches = tuple(
+                dataclasses.replace(b, body=_named(b.body, counter)) for b in spec.branches
+            )
+            spec = dataclasses.replace(spec, branches=branches)
         named.append(dataclasses.replace(spec, name=name))
     return tuple(named)
 
 
 def unique_names(specs: tuple[Spec, ...]) -> tuple[Spec, ...]:
-    """Give every spec a unique name (s1, w2, c3 ...) in call order."""
+    """Give every spec a unique name (st1, wa2, ch3, ba4, ca5 ...) in call order."""
     return _named(specs, itertools.count(1))
 
 
@@ -186,6 +283,60 @@ def workflows(max_leaves: int = 8) -> st.SearchStrategy[tuple[Spec, ...]]:
         max_leaves=max_leaves,
     )
     return st.lists(tree, min_size=1, max_size=5).map(tuple).map(unique_names)
+
+
+@st.composite
+def callbacks(draw: st.DrawFn) -> Spec:
+    answer = draw(st.sampled_from(["success", "failure", None]))
+    timeout = heartbeat = None
+    if answer is None:  # it must end by itself
+        if draw(st.booleans()):
+            timeout = draw(st.sampled_from([1, 60, 3600]))
+        else:
+            heartbeat = draw(st.sampled_from([1, 60]))
+    else:  # no timeout, or one the driver's answer cannot reach (it answers within 2 TICKs)
+        timeout = draw(st.sampled_from([None, 10 * TICK]))
+    return CallbackSpec(
+        name="",
+        via=draw(st.sampled_from(["create", "wait_for"])),
+        answer=answer,
+        value=draw(st.integers(-1000, 1000)),
+        when=draw(st.sampled_from([0, 1, 2])) if answer else 0,
+        timeout=timeout,
+        heartbeat_timeout=heartbeat,
+    )
+
+
+def _batches(inner: st.SearchStrategy[Spec]) -> st.SearchStrategy[Spec]:
+    branch = st.builds(BranchSpec, body=st.lists(inner, max_size=3).map(tuple), fails=st.booleans())
+    return st.builds(
+        BatchSpec,
+        name=st.just(""),
+        kind=st.sampled_from(["parallel", "map"]),
+        branches=st.lists(branch, min_size=1, max_size=4).map(tuple),
+        max_concurrency=st.sampled_from([None, 1, 2, 3]),
+        completion=st.sampled_from(list(COMPLETIONS)),
+    )
+
+
+def batch_workflows(max_leaves: int = 10) -> st.SearchStrategy[tuple[Spec, ...]]:
+    """Trees mixing steps, waits (up to an hour), callbacks, child contexts and parallel
+    and map batches, with at least one batch or callback, uniquely named."""
+    short_waits = st.builds(WaitSpec, name=st.just(""), seconds=st.integers(1, 3600))
+    leaf: st.SearchStrategy[Spec] = st.one_of(steps, steps, short_waits, callbacks())
+    tree = st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            _children(st.lists(inner, max_size=3).map(tuple)), _batches(inner), _batches(inner)
+        ),
+        max_leaves=max_leaves,
+    )
+    return (
+        st.lists(tree, min_size=1, max_size=4)
+        .map(tuple)
+        .filter(lambda specs: any(isinstance(s, BatchSpec | CallbackSpec) for s in walk(specs)))
+        .map(unique_names)
+    )
 
 
 # -- crashes and faults -----------------------------------------------------------
@@ -229,6 +380,7 @@ class Observed:
     recomputed: list[str]  # steps whose body ran after their SUCCEED was persisted
     deaths: list[str]  # exception type of each invocation that died
     interrupted: frozenset[tuple[str, int]]  # at-most-once attempts STARTED at a death
+    peak_branches: dict[str, int]  # per batch: most branch functions running at once
 
 
 class _Run:
@@ -254,7 +406,10 @@ class _Run:
         }
         self.arn = ""
         self.runs = 0
-        self.returning_run = 0
+        self.lock = threading.Lock()  # branches run their bodies on threads
+        self.local = threading.local()  # returning_run: the body run this thread returned from
+        self.running_branches: collections.Counter[str] = collections.Counter()
+        self.peak_branches: dict[str, int] = {}
         self.body_runs: list[tuple[str, int]] = []
         self.recomputed: list[str] = []
         self.deaths: list[str] = []
@@ -263,8 +418,9 @@ class _Run:
     # A step body: records its run, crashes where told, fails per its script.
     def body(self, spec: StepSpec) -> Any:
         def attempt(step: StepContext) -> int:
-            self.runs += 1
-            ordinal = self.runs
+            with self.lock:
+                self.runs += 1
+                ordinal = self.runs
             if ordinal in self.crashes.before:
                 STATS["crash: before a step body"] += 1
                 raise self.faulty.crash(f"before body run {ordinal}")
@@ -279,7 +435,7 @@ class _Run:
                 raise StepInterruptedError(f"attempt {step.attempt} was interrupted")
             if step.attempt <= spec.fail_first:
                 raise ValueError(f"{spec.name} attempt {step.attempt} fails")
-            self.returning_run = ordinal
+            self.local.returning_run = ordinal
             return spec.value
 
         return attempt
@@ -309,7 +465,7 @@ class _Run:
             elif isinstance(spec, WaitSpec):
                 ctx.wait(spec.seconds, name=spec.name)
                 out.append(["waited"])
-            else:
+            elif isinstance(spec, ChildSpec):
                 try:
                     value = ctx.run_in_child_context(
                         lambda c, s=spec: self._child(c, s), name=spec.name
@@ -317,7 +473,79 @@ class _Run:
                     out.append(["child", value])
                 except ChildContextError as exc:
                     out.append(["child_err", exc.error_type])
+            elif isinstance(spec, BatchSpec):
+                out.append(self._batch(ctx, spec))
+            else:
+                out.append(self._callback(ctx, spec))
         return out
+
+    def _batch(self, ctx: DurableContext, spec: BatchSpec) -> list[Any]:
+        completion = COMPLETIONS[spec.completion]
+        result: BatchResult[Any]
+        if spec.kind == "parallel":
+            branches = [lambda c, b=b: self._branch(c, spec, b) for b in spec.branches]
+            config = ParallelConfig[Any](
+                max_concurrency=spec.max_concurrency, completion_config=completion
+            )
+            result = ctx.parallel(branches, name=spec.name, config=config)
+        else:
+            map_config = MapConfig[int](
+                max_concurrency=spec.max_concurrency, completion_config=completion
+            )
+            result = ctx.map(
+                list(range(len(spec.branches))),
+                lambda c, item, index, items: self._branch(c, spec, spec.branches[item]),
+                name=spec.name,
+                config=map_config,
+            )
+        items = [
+            [
+                item.index,
+                item.status.value,
+                item.result if item.error is None else item.error.error_type,
+            ]
+            for item in result.all
+        ]
+        return ["batch", result.completion_reason.value, items]
+
+    def _branch(self, ctx: DurableContext, spec: BatchSpec, branch: BranchSpec) -> list[Any]:
+        """A branch's function, counting how many of its batch's branches run at once."""
+        with self.lock:
+            self.running_branches[spec.name] += 1
+            running = self.running_branches[spec.name]
+            self.peak_branches[spec.name] = max(self.peak_branches.get(spec.name, 0), running)
+        try:
+            value = self.run_specs(ctx, branch.body)
+            if branch.fails:
+                raise ValueError("the branch fails after its body")
+            return value
+        finally:
+            with self.lock:
+                self.running_branches[spec.name] -= 1
+
+    def _callback(self, ctx: DurableContext, spec: CallbackSpec) -> list[Any]:
+        def submit(callback_id: str) -> None:
+            if spec.when == 0 and spec.answer is not None:
+                answer_callback(self.service, callback_id, spec, during_invocation=True)
+
+        try:
+            if spec.via == "create":
+                config: CallbackConfig[Any] = CallbackConfig(
+                    timeout_seconds=spec.timeout, heartbeat_timeout_seconds=spec.heartbeat_timeout
+                )
+                callback = ctx.create_callback(spec.name, config)
+                ctx.step(lambda _: submit(callback.callback_id), name=f"{spec.name} submit")
+                value = callback.result()
+            else:
+                wait_config: WaitForCallbackConfig[Any] = WaitForCallbackConfig(
+                    timeout_seconds=spec.timeout, heartbeat_timeout_seconds=spec.heartbeat_timeout
+                )
+                value = ctx.wait_for_callback(
+                    lambda callback_id, _: submit(callback_id), name=spec.name, config=wait_config
+                )
+        except CallbackError as exc:
+            return ["callback_err", type(exc).__name__, exc.error_type]
+        return ["callback", value]
 
     def _child(self, ctx: DurableContext, spec: ChildSpec) -> list[Any]:
         value = self.run_specs(ctx, spec.body)
@@ -345,11 +573,58 @@ class _CrashingSerDes(ExtendedSerDes):
         self._run = run
 
     def serialize(self, value: Any) -> str:
-        if self._run.returning_run in self._run.crashes.after:
+        local = self._run.local
+        if getattr(local, "returning_run", 0) in self._run.crashes.after:
             STATS["crash: after a step body"] += 1
-            self._run.returning_run = 0
+            local.returning_run = 0
             raise self._run.faulty.crash("after the body returned")
         return super().serialize(value)
+
+
+def answer_callback(
+    service: LocalService, callback_id: str, spec: CallbackSpec, *, during_invocation: bool
+) -> None:
+    """The external system answers ``callback_id`` as ``spec`` says.
+
+    During an invocation it calls the service's backend directly: the local service
+    holds its own lock while it invokes, and a branch runs on another thread. A
+    submitter that runs again (its step was retried after a crash) finds the callback
+    closed, as a duplicate answer to the real service would.
+    """
+    STATS[f"callback answered: {spec.answer}"] += 1
+    payload = json.dumps(spec.value)
+    error = ErrorObject(error_type="Rejected", error_message=f"{spec.name} was rejected")
+    if not during_invocation:
+        if spec.answer == "success":
+            service.send_callback_success(callback_id, payload=payload)
+        else:
+            service.send_callback_failure(callback_id, error.error_type, error.error_message)
+        return
+    try:
+        if spec.answer == "success":
+            service.backend.send_callback_success(callback_id, payload)
+        else:
+            service.backend.send_callback_failure(callback_id, error)
+    except CallbackTimeoutException:
+        STATS["callback answered twice (refused)"] += 1
+
+
+def answer_callbacks(service: LocalService, arn: str, specs: tuple[Spec, ...]) -> ExecutionResult:
+    """Drive ``arn`` to its end, looking at its open callbacks every ``TICK`` virtual
+    seconds and answering each at the look its spec names."""
+    by_name = {s.operation_name: s for s in walk(specs) if isinstance(s, CallbackSpec)}
+    looks: collections.Counter[str] = collections.Counter()
+    for _ in range(100_000):
+        until = service.clock.now() + dt.timedelta(seconds=TICK)
+        result = service.run_until_complete(arn, until=until)
+        if result.status is not ExecutionStatus.RUNNING:
+            return result
+        for pending in service.callbacks(arn):
+            spec = by_name[pending.name or ""]
+            looks[pending.callback_id] += 1
+            if spec.answer is not None and looks[pending.callback_id] == spec.when:
+                answer_callback(service, pending.callback_id, spec, during_invocation=False)
+    raise AssertionError(f"{arn} never ended")
 
 
 def execute(
@@ -377,7 +652,10 @@ def execute(
 
     service.register("wf", faulty.wrap(handler))
     run.arn = service.start("wf", {"input": 1})
-    result = service.run_until_complete(run.arn)
+    if any(isinstance(s, CallbackSpec) for s in walk(specs)):
+        result = answer_callbacks(service, run.arn, specs)
+    else:
+        result = service.run_until_complete(run.arn)
     STATS["executions run"] += 1
     STATS["invocations"] += result.invocations
     STATS["invocations that died"] += len(run.deaths)
@@ -391,6 +669,7 @@ def execute(
         run.recomputed,
         run.deaths,
         frozenset(run.interrupted),
+        dict(run.peak_branches),
     )
 
 
@@ -441,3 +720,105 @@ def check_applied_once(observed: Observed) -> None:
             assert op.step_details.attempt == count, f"{op.name}: attempts applied twice"
         else:
             assert count == 1, f"{final[op_id].name} completed {count} times"
+
+
+# -- invariants of batches and callbacks --------------------------------------------
+
+BRANCH_SUBTYPES = {"parallel": ("Parallel", "ParallelBranch"), "map": ("Map", "MapIteration")}
+# What unwinds an invocation or a branch without being the branch's outcome.
+NOT_FAILURES = ("SuspendExecution", "BranchCancelled", "SimulatedCrash", "SystemExit")
+
+
+def assert_same_outcome(specs: tuple[Spec, ...], got: Any, want: Any) -> None:
+    """``got`` and ``want`` (two runs' outputs of ``specs``) agree; a batch that may
+    complete early agrees where both runs finished an item."""
+    assert len(got) == len(want), (got, want)
+    for spec, g, w in zip(specs, got, want, strict=True):
+        if isinstance(spec, ChildSpec) and g[0] == w[0] == "child":
+            assert_same_outcome(spec.body, g[1], w[1])
+        elif isinstance(spec, BatchSpec):
+            _same_batch(spec, g, w)
+        else:
+            assert g == w, (spec.name, g, w)
+
+
+def _same_batch(spec: BatchSpec, got: list[Any], want: list[Any]) -> None:
+    for run in (got, want):
+        check_completion_rule(spec, run)
+    got_items = {item[0]: item for item in got[2]}
+    want_items = {item[0]: item for item in want[2]}
+    if spec.deterministic:
+        assert got[1] == want[1], (spec.name, got, want)
+        assert got_items.keys() == want_items.keys(), (spec.name, got, want)
+    for index in got_items.keys() & want_items.keys():
+        (_, got_status, got_value), (_, want_status, want_value) = (
+            got_items[index],
+            want_items[index],
+        )
+        if "STARTED" in (got_status, want_status) and not spec.deterministic:
+            continue  # cut short in one run: nothing to compare
+        assert got_status == want_status, (spec.name, index, got, want)
+        if got_status == "SUCCEEDED":
+            assert_same_outcome(spec.branches[index].body, got_value, want_value)
+        else:
+            assert got_value == want_value, (spec.name, index, got, want)
+
+
+def check_completion_rule(spec: BatchSpec, output: list[Any]) -> None:
+    """A batch's recorded outcome obeys its rule and its branches' scripts: only a
+    branch scripted to fail failed, and the reason follows from the counts (AWS's
+    rules: with no criteria the first failure ends the batch; ``min_successful`` alone
+    tolerates failures; a count tolerance is exceeded by one failure more)."""
+    _, reason, items = output
+    statuses = collections.Counter(status for _, status, _ in items)
+    for index, status, _ in items:
+        if status == "FAILED":
+            assert spec.branches[index].fails, (spec.name, index, output)
+        elif status == "SUCCEEDED":
+            assert not spec.branches[index].fails, (spec.name, index, output)
+    failed, total = statuses["FAILED"], len(spec.branches)
+    if spec.completion == "fail_fast":
+        assert (reason == "FAILURE_TOLERANCE_EXCEEDED") == (failed > 0), (spec.name, output)
+    elif spec.completion == "tolerate_1":
+        assert (reason == "FAILURE_TOLERANCE_EXCEEDED") == (failed > 1), (spec.name, output)
+    elif spec.completion == "min_successful_1":
+        assert reason != "FAILURE_TOLERANCE_EXCEEDED", (spec.name, output)
+    else:
+        assert reason == "ALL_COMPLETED" and len(items) == total, (spec.name, output)
+        assert statuses["STARTED"] == 0, (spec.name, output)
+    if reason == "ALL_COMPLETED":
+        assert statuses["SUCCEEDED"] + failed == total, (spec.name, output)
+
+
+def check_batches(specs: tuple[Spec, ...], observed: Observed) -> None:
+    """Branch contexts hang off their batch operation, and at no point of the history
+    (across invocations) nor of any invocation were more branches of a batch in flight
+    than its ``max_concurrency``; a suspended or cut-short branch never FAILED."""
+    batches = {s.name: s for s in walk(specs) if isinstance(s, BatchSpec)}
+    for name, peak in observed.peak_branches.items():
+        assert peak <= batches[name].limit, f"{name}: {peak} branches ran at once"
+    ops = observed.result.operations
+    batch_of = {op.id: batches[op.name] for op in ops if op.name in batches}
+    for op in ops:
+        if op.name in batches:
+            assert op.sub_type == BRANCH_SUBTYPES[batches[op.name].kind][0], op
+        if op.sub_type in ("ParallelBranch", "MapIteration"):
+            spec = batch_of[op.parent_id or ""]
+            assert op.sub_type == BRANCH_SUBTYPES[spec.kind][1], op
+            if op.status is OperationStatus.FAILED:
+                index = int((op.name or "").rsplit("-", 1)[1])
+                assert spec.branches[index].fails, f"{spec.name} branch {index} FAILED"
+    in_flight: dict[str, set[str]] = collections.defaultdict(set)
+    for event in observed.result.history:
+        spec = batch_of.get(event.get("ParentId", ""))
+        if spec is None:
+            continue
+        if event["EventType"] == "ContextStarted":
+            in_flight[spec.name].add(event["Id"])
+            assert len(in_flight[spec.name]) <= spec.limit, f"{spec.name}: {in_flight}"
+        else:
+            in_flight[spec.name].discard(event["Id"])
+    for call in observed.faulty.applied:
+        for update in call:
+            text = f"{update.payload or ''} {update.error.to_wire() if update.error else ''}"
+            assert not any(word in text for word in NOT_FAILURES), update

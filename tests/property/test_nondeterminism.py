@@ -7,15 +7,29 @@ first position where version 2 calls an operation of another type, subtype or na
 than the one recorded must fail the execution with ``NonDeterministicExecutionError``
 naming that operation and what differed; operations beyond the recorded ones are new
 work; operations recorded but no longer called are never visited (undetectable).
+
+Inside a parallel or map batch the same model holds per branch: a branch's id is its
+index, so a reordered, inserted or removed branch puts another branch's operations at
+a recorded id; branches the batch had not started yet (``max_concurrency``) have no
+record, so anything may change there, and so may ``max_concurrency`` itself.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from durable_closure import run
-from durable_core import DurableContext, MemoryBackend, use_backend
+from durable_core import (
+    BatchResult,
+    CompletionConfig,
+    DurableContext,
+    MapConfig,
+    MemoryBackend,
+    ParallelConfig,
+    use_backend,
+)
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -190,3 +204,120 @@ def test_a_recorded_parent_that_differs_is_named() -> None:
     assert response["Status"] == "FAILED"
     assert response["Error"]["ErrorType"] == NDE
     assert "parent recorded 'elsewhere', now None" in response["Error"]["ErrorMessage"]
+
+
+# -- changes inside parallel and map branches -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch whose branch ``i`` runs a step named ``names[i]``, then waits."""
+
+    kind: str  # "parallel" or "map"
+    names: tuple[str, ...]
+    max_concurrency: int | None
+
+    @property
+    def recorded(self) -> tuple[str, ...]:
+        """The branches the first invocation starts: each then waits, keeping its slot."""
+        return self.names[: self.max_concurrency or len(self.names)]
+
+
+def _batch_program(batch: Batch) -> Any:
+    def branch(ctx: DurableContext, name: str) -> str:
+        ctx.step(lambda _: name, name=name)
+        ctx.wait(1, name="gate")
+        return name
+
+    def workflow(event: Any, ctx: DurableContext) -> list[str]:
+        completion = CompletionConfig.all_completed()
+        result: BatchResult[str]
+        if batch.kind == "parallel":
+            config = ParallelConfig[str](
+                max_concurrency=batch.max_concurrency, completion_config=completion
+            )
+            branches = [lambda c, n=n: branch(c, n) for n in batch.names]
+            result = ctx.parallel(branches, name="batch", config=config)
+        else:
+            map_config = MapConfig[str](
+                max_concurrency=batch.max_concurrency, completion_config=completion
+            )
+            result = ctx.map(
+                list(batch.names), lambda c, n, i, items: branch(c, n), "batch", map_config
+            )
+        return result.get_results()
+
+    return workflow
+
+
+def _upgrade_batch(v1: Batch, v2: Batch) -> dict[str, Any]:
+    """Run v1 until its first suspension, then v2 on the same execution to its end."""
+    backend = MemoryBackend()
+    event = backend.start_execution(None)
+    arn = event["DurableExecutionArn"]
+    with use_backend(backend):
+        response: dict[str, Any] = run(_batch_program(v1))(event, None)
+        assert response["Status"] == "PENDING"
+        while response["Status"] == "PENDING":
+            backend.fire_timers(arn)
+            response = run(_batch_program(v2))(backend.invocation_event(arn), None)
+    return response
+
+
+def _check_batch(v1: Batch, v2: Batch) -> None:
+    response = _upgrade_batch(v1, v2)
+    changed = [
+        f"name recorded '{old}', now '{new}'"
+        for old, new in zip(v1.recorded, v2.names, strict=False)
+        if old != new
+    ]
+    if not changed:
+        assert response == {"Status": "SUCCEEDED", "Result": json.dumps(list(v2.names))}
+        return
+    assert response["Status"] == "FAILED", response
+    assert response["Error"]["ErrorType"] == NDE
+    # Branches run concurrently: whichever changed branch replays first is reported.
+    message = response["Error"]["ErrorMessage"]
+    assert any(difference in message for difference in changed), (changed, message)
+
+
+concurrency = st.sampled_from([None, 1, 2])
+
+
+@st.composite
+def batch_upgrades(draw: st.DrawFn) -> tuple[Batch, Batch]:
+    names = draw(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=4, unique=True))
+    v1 = Batch(draw(st.sampled_from(["parallel", "map"])), tuple(names), draw(concurrency))
+    change = draw(
+        st.sampled_from(["swap", "remove", "insert", "append", "rename", "max_concurrency"])
+    )
+    i = draw(st.integers(0, len(names) - 1))
+    v2_names = list(names)
+    if change == "swap" and len(names) > 1:
+        j = draw(st.integers(0, len(names) - 1).filter(lambda j: j != i))
+        v2_names[i], v2_names[j] = v2_names[j], v2_names[i]
+    elif change == "remove" and len(names) > 1:
+        del v2_names[i]
+    elif change == "insert":
+        v2_names.insert(i, "added")
+    elif change == "append":
+        v2_names.append("added")
+    elif change == "rename":
+        v2_names[i] += "-renamed"
+    limit = draw(concurrency) if change == "max_concurrency" else v1.max_concurrency
+    return v1, Batch(v1.kind, tuple(v2_names), limit)
+
+
+@given(batch_upgrades())
+@example((Batch("parallel", ("a", "b"), None), Batch("parallel", ("b", "a"), None)))
+@example((Batch("map", ("a", "b", "c"), 1), Batch("map", ("a", "c"), 1)))
+def test_changed_branches_are_detected_or_are_new_work(upgrade: tuple[Batch, Batch]) -> None:
+    _check_batch(*upgrade)
+
+
+def test_a_branch_the_batch_had_not_started_may_change() -> None:
+    """With max_concurrency 1 only branch 0 ran before the suspension: branch 1 has no
+    record, so replacing it is new work, as is running the rest with more concurrency."""
+    v1 = Batch("parallel", ("a", "b"), 1)
+    response = _upgrade_batch(v1, Batch("parallel", ("a", "z", "y"), None))
+    assert response == {"Status": "SUCCEEDED", "Result": '["a", "z", "y"]'}
