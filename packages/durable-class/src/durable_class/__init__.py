@@ -18,7 +18,9 @@ class DurableHandler:
 
     options: ExecutionOptions | None = None
 
-    def handle(self, event: Any, ctx: DurableContext) -> Any:
+    def handle(self, event: Any, ctx: Any) -> Any:
+        """Override with ``(self, event, ctx: DurableContext)``, or ``async def`` with
+        ``ctx: AsyncDurableContext``: the engine passes the context the override expects."""
         raise NotImplementedError(f"{type(self).__qualname__} must override handle(event, ctx)")
 
     def __call__(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:

@@ -5,6 +5,8 @@ Most users import one of the style packages (``durable_closure``,
 ``run_invocation`` here. Import from this module, not from the private ones.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from durable_core.backends import (
     CheckpointResponse,
     DurableBackend,
@@ -84,8 +86,25 @@ from durable_core.waits import (
     fixed_wait,
 )
 
+if TYPE_CHECKING:
+    from durable_core.aio import AsyncCallback, AsyncDurableContext
+
+# The asyncio face is imported on first use: a sync handler's cold start skips asyncio.
+_LAZY = {"AsyncCallback", "AsyncDurableContext"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from durable_core import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module 'durable_core' has no attribute {name!r}")
+
+
 __all__ = [
     "AllBranchesFailedError",
+    "AsyncCallback",
+    "AsyncDurableContext",
     "BatchItem",
     "BatchItemStatus",
     "BatchResult",

@@ -128,7 +128,7 @@ class DurableContext:
         """
         from durable_core.operations.step import run_step
 
-        config = _typed(config or _DEFAULT_STEP, func)
+        config = typed_config(config or _DEFAULT_STEP, func)
         call = self._call(OperationType.STEP, config.sub_type or "Step", name)
         return run_step(self, call, func, config)
 
@@ -153,7 +153,7 @@ class DurableContext:
         """
         from durable_core.operations.child import run_child
 
-        config = _typed(config or ChildConfig(), func)
+        config = typed_config(config or ChildConfig(), func)
         call = self._call(OperationType.CONTEXT, config.sub_type or "RunInChildContext", name)
         return run_child(self, call, func, config)
 
@@ -171,9 +171,11 @@ class DurableContext:
         branches are in flight, counting branches that are waiting. Failures do not
         raise: inspect the ``BatchResult`` or call ``throw_if_error()``.
         """
+        from durable_core.operations.batch import parallel_branch_name
+
         config = config or ParallelConfig()
         config.completion_config.validate_for(len(branches))
-        items = [Branch(f"parallel-branch-{i}", fn) for i, fn in enumerate(branches)]
+        items = [Branch(parallel_branch_name(i), fn) for i, fn in enumerate(branches)]
         return self._batch("Parallel", "ParallelBranch", name, items, config)
 
     def map(
@@ -184,12 +186,13 @@ class DurableContext:
         config: MapConfig[U] | None = None,
     ) -> BatchResult[T]:
         """Call ``func(ctx, item, index, items)`` for every item, each in a child context."""
+        from durable_core.operations.batch import map_item_name
+
         config = config or MapConfig()
         config.completion_config.validate_for(len(items))
-        namer = config.item_namer
         units = [
             Branch(
-                namer(item, i) if namer else f"map-item-{i}",
+                map_item_name(config, item, i),
                 lambda c, item=item, i=i: func(c, item, i, items),  # type: ignore[misc]
             )
             for i, item in enumerate(items)
@@ -204,11 +207,10 @@ class DurableContext:
         branches: list[Branch],
         config: ParallelConfig[Any] | MapConfig[Any],
     ) -> BatchResult[Any]:
-        from durable_core.operations.batch import run_branches
+        from durable_core.operations.batch import item_config, run_branches
         from durable_core.operations.child import run_child
 
         call = self._call(OperationType.CONTEXT, sub_type, name)
-        item_config: ChildConfig[Any] = ChildConfig(serdes=config.item_serdes or config.serdes)
 
         def coordinate(batch_ctx: DurableContext) -> BatchResult[Any]:
             return run_branches(
@@ -217,7 +219,7 @@ class DurableContext:
                 sub_type=item_sub_type,
                 max_concurrency=config.max_concurrency,
                 completion=config.completion_config,
-                item_config=item_config,
+                item_config=item_config(config),
                 nesting=config.nesting_type,
             )
 
@@ -470,7 +472,7 @@ _DEFAULT_STEP: StepConfig[Any] = StepConfig()
 _Config = TypeVar("_Config", StepConfig[Any], ChildConfig[Any])
 
 
-def _typed(config: _Config, func: Callable[..., Any]) -> _Config:
+def typed_config(config: _Config, func: Callable[..., Any]) -> _Config:
     """``config`` with the serdes the function's return annotation asks for, if it has
     none: a step declared to return a model gets the model back, on replay too."""
     if config.serdes is not None:

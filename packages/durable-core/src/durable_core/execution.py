@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -36,6 +37,7 @@ from durable_core.errors import (
     SuspendExecution,
     error_object_from_exception,
 )
+from durable_core.operations._flow import is_coroutine_function
 from durable_core.plugins import InvocationStatus as PluginStatus
 from durable_core.plugins import PluginDispatcher, PluginEntry
 from durable_core.tracing import tracing_plugins
@@ -48,6 +50,9 @@ from durable_core.types import (
     OperationUpdate,
 )
 
+if TYPE_CHECKING:
+    from durable_core.aio import AsyncDurableContext
+
 __all__ = [
     "LAMBDA_RESPONSE_SIZE_LIMIT",
     "DurableHandler",
@@ -57,8 +62,10 @@ __all__ = [
     "use_backend",
 ]
 
-DurableHandler = Callable[[Any, DurableContext], Any]
-"""A durable workflow: ``(input, ctx) -> JSON-serialisable result``."""
+DurableHandler = (
+    Callable[[Any, DurableContext], Any] | Callable[[Any, "AsyncDurableContext"], Awaitable[Any]]
+)
+"""A durable workflow: ``(input, ctx) -> JSON-serialisable result``, or ``async def``."""
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 """What Lambda calls: ``(event, lambda_context) -> {Status, Result|Error}``."""
 
@@ -279,7 +286,7 @@ def _settle(
     log: CheckpointLog,
 ) -> dict[str, Any]:
     try:
-        value = handler(_input_of(log), ctx)
+        value = _call_handler(handler, _input_of(log), ctx)
     except SuspendExecution:
         checkpointer.flush()
         return _response(InvocationStatus.PENDING)
@@ -295,6 +302,24 @@ def _settle(
             checkpointer.flush()
         raise
     return _succeeded(value, checkpointer, log)
+
+
+def _call_handler(handler: DurableHandler, input_value: Any, ctx: DurableContext) -> Any:
+    """Call the handler; an ``async def`` one (or an awaitable it returns) runs on a loop.
+
+    ``durable_core.aio`` (and asyncio) is imported only for async handlers: it is not
+    on a sync handler's cold start.
+    """
+    if is_coroutine_function(handler):
+        from durable_core.aio import run_async_handler
+
+        return run_async_handler(handler, input_value, ctx)  # type: ignore[arg-type]
+    value = handler(input_value, ctx)  # type: ignore[arg-type]
+    if inspect.isawaitable(value):
+        from durable_core.aio import run_awaitable
+
+        return run_awaitable(value)
+    return value
 
 
 def _failed(

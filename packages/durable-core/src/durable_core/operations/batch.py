@@ -11,6 +11,9 @@ branch can run, the batch suspends and the service re-invokes later; completed
 branches then replay from their checkpoints. When the completion rule is met, branches
 not yet started are never started, and branches still running are cancelled at their
 next operation and reported as STARTED.
+
+Those rules live in ``BatchTally`` (and ``BranchEvent``, ``branch_call``), which the
+asyncio driver (``durable_core.aio``) shares: only the threads here are its tasks there.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable_core._ids import operation_id
 from durable_core._replay import OperationCall
@@ -31,7 +34,9 @@ from durable_core.batch import (
     BatchResult,
     Branch,
     CompletionConfig,
+    MapConfig,
     NestingType,
+    ParallelConfig,
 )
 from durable_core.config import ChildConfig
 from durable_core.errors import (
@@ -45,6 +50,8 @@ from durable_core.types import ErrorObject, OperationType
 if TYPE_CHECKING:
     from durable_core.context import DurableContext
 
+U = TypeVar("U")
+
 
 class _Outcome(Enum):
     SUCCEEDED = "succeeded"
@@ -52,15 +59,6 @@ class _Outcome(Enum):
     SUSPENDED = "suspended"
     CANCELLED = "cancelled"
     FATAL = "fatal"
-
-
-@dataclass(frozen=True, slots=True)
-class _Event:
-    index: int
-    outcome: _Outcome
-    result: Any = None
-    error: ErrorObject | None = None
-    fatal: BaseException | None = None
 
 
 def run_branches(
@@ -76,98 +74,155 @@ def run_branches(
     """The body of the batch's child context: returns the ``BatchResult`` it records."""
     from durable_core.operations.child import run_child
 
-    total = len(branches)
-    if total == 0:
-        return BatchResult([], completion.reason(0, 0, 0))
     batch_id = batch_ctx._parent_id
     assert batch_id is not None
-    limit = max_concurrency or total
+    tally = BatchTally(batch_id, len(branches), max_concurrency, completion)
+    if tally.total == 0:
+        return tally.result()
     cancel = threading.Event()
-    events: queue.Queue[_Event] = queue.Queue()
-    statuses: dict[int, BatchItem[Any]] = {}
+    events: queue.Queue[BranchEvent] = queue.Queue()
 
     def work(index: int) -> None:
-        branch = branches[index]
-        call = OperationCall(
-            operation_id(batch_id, index), OperationType.CONTEXT, sub_type, branch.name, batch_id
-        )
+        call = branch_call(batch_id, index, branches[index].name, sub_type)
         try:
             value = run_child(
                 batch_ctx,
                 call,
-                branch.func,
+                branches[index].func,
                 item_config,
                 virtual=nesting is NestingType.FLAT,
                 cancel=cancel,
             )
-        except BranchCancelled:
-            events.put(_Event(index, _Outcome.CANCELLED))
-        except SuspendExecution:
-            events.put(_Event(index, _Outcome.SUSPENDED))
-        except DurableOperationError as exc:
-            events.put(_Event(index, _Outcome.FAILED, error=error_object_from_exception(exc)))
         except BaseException as exc:
-            events.put(_Event(index, _Outcome.FATAL, fatal=exc))
+            events.put(BranchEvent.of_error(index, exc))
         else:
-            events.put(_Event(index, _Outcome.SUCCEEDED, result=value))
+            events.put(BranchEvent.of_success(index, value))
 
-    succeeded = failed = in_flight = running = 0
-    next_index = 0
-    pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="durable-branch")
+    pool = ThreadPoolExecutor(max_workers=tally.limit, thread_name_prefix="durable-branch")
     try:
-        while not completion.is_complete(succeeded, failed, total):
-            if completion.tolerance_exceeded(failed, total):
-                break
-            while next_index < total and in_flight < limit:
-                statuses[next_index] = BatchItem(next_index, BatchItemStatus.STARTED)
-                pool.submit(work, next_index)
-                next_index += 1
-                in_flight += 1
-                running += 1
-            if running == 0:
-                # Every branch in flight is suspended and no slot is free.
-                raise SuspendExecution(f"batch {batch_id}: every running branch is waiting")
-            event = events.get()
-            running -= 1
-            if event.outcome is _Outcome.FATAL:
-                assert event.fatal is not None
-                raise event.fatal
-            if event.outcome is _Outcome.SUCCEEDED:
-                statuses[event.index] = BatchItem(
-                    event.index, BatchItemStatus.SUCCEEDED, result=event.result
-                )
-                succeeded += 1
-                in_flight -= 1
-            elif event.outcome is _Outcome.FAILED:
-                statuses[event.index] = BatchItem(
-                    event.index, BatchItemStatus.FAILED, error=event.error
-                )
-                failed += 1
-                in_flight -= 1
+        while not tally.complete():
+            for index in tally.start_next():
+                pool.submit(work, index)
+            tally.check_runnable()
+            tally.record(events.get())
     finally:
         cancel.set()
         # Branches still running stop at their next operation; wait for them so no
         # thread outlives the invocation or checkpoints after the batch completed.
         pool.shutdown(wait=True, cancel_futures=True)
-    _drain_raced(events, statuses)
-    reason = completion.reason(succeeded, failed, total)
-    return BatchResult([statuses[i] for i in sorted(statuses)], reason)
+    while not events.empty():
+        tally.record_raced(events.get_nowait())
+    return tally.result()
 
 
-def _drain_raced(events: queue.Queue[_Event], statuses: dict[int, BatchItem[Any]]) -> None:
-    """Branches that finished while the batch was completing report their true outcome."""
-    while True:
-        try:
-            event = events.get_nowait()
-        except queue.Empty:
-            return
-        if event.outcome is _Outcome.FATAL and event.fatal is not None:
+def branch_call(batch_id: str, index: int, name: str, sub_type: str) -> OperationCall:
+    """Branch ``index``'s child context: its id depends on the index, not on run order."""
+    return OperationCall(
+        operation_id(batch_id, index), OperationType.CONTEXT, sub_type, name, batch_id
+    )
+
+
+def parallel_branch_name(index: int) -> str:
+    return f"parallel-branch-{index}"
+
+
+def map_item_name(config: MapConfig[U], item: U, index: int) -> str:
+    namer = config.item_namer
+    return namer(item, index) if namer else f"map-item-{index}"
+
+
+def item_config(config: ParallelConfig[Any] | MapConfig[Any]) -> ChildConfig[Any]:
+    """The child config of each branch: its result encoded by ``item_serdes``."""
+    return ChildConfig(serdes=config.item_serdes or config.serdes)
+
+
+@dataclass(frozen=True, slots=True)
+class BranchEvent:
+    """How one run of a branch ended (it may end again on a later invocation)."""
+
+    index: int
+    outcome: _Outcome
+    result: Any = None
+    error: ErrorObject | None = None
+    fatal: BaseException | None = None
+
+    @classmethod
+    def of_success(cls, index: int, value: Any) -> BranchEvent:
+        return cls(index, _Outcome.SUCCEEDED, result=value)
+
+    @classmethod
+    def of_error(cls, index: int, exc: BaseException) -> BranchEvent:
+        if isinstance(exc, BranchCancelled):
+            return cls(index, _Outcome.CANCELLED)
+        if isinstance(exc, SuspendExecution):
+            return cls(index, _Outcome.SUSPENDED)
+        if isinstance(exc, DurableOperationError):
+            return cls(index, _Outcome.FAILED, error=error_object_from_exception(exc))
+        return cls(index, _Outcome.FATAL, fatal=exc)
+
+
+class BatchTally:
+    """Where a batch stands, and what it may do next; the same for every driver.
+
+    Branches start in index order while fewer than ``limit`` are in flight; a
+    suspended branch keeps its slot (``in_flight``) but no longer runs (``running``).
+    """
+
+    def __init__(
+        self, batch_id: str, total: int, max_concurrency: int | None, completion: CompletionConfig
+    ) -> None:
+        self.batch_id = batch_id
+        self.total = total
+        self.limit = max_concurrency or total
+        self.completion = completion
+        self.statuses: dict[int, BatchItem[Any]] = {}
+        self.succeeded = self.failed = self.in_flight = self.running = self.next_index = 0
+
+    def complete(self) -> bool:
+        return self.completion.is_complete(
+            self.succeeded, self.failed, self.total
+        ) or self.completion.tolerance_exceeded(self.failed, self.total)
+
+    def start_next(self) -> list[int]:
+        """The branches to start now (marked STARTED): as many as free slots allow."""
+        started = []
+        while self.next_index < self.total and self.in_flight < self.limit:
+            self.statuses[self.next_index] = BatchItem(self.next_index, BatchItemStatus.STARTED)
+            started.append(self.next_index)
+            self.next_index += 1
+            self.in_flight += 1
+            self.running += 1
+        return started
+
+    def check_runnable(self) -> None:
+        """Suspend the batch when every branch in flight is waiting and no slot is free."""
+        if self.running == 0:
+            raise SuspendExecution(f"batch {self.batch_id}: every running branch is waiting")
+
+    def record(self, event: BranchEvent) -> None:
+        self.running -= 1
+        if event.outcome in (_Outcome.SUCCEEDED, _Outcome.FAILED):
+            self.in_flight -= 1
+            if event.outcome is _Outcome.SUCCEEDED:
+                self.succeeded += 1
+            else:
+                self.failed += 1
+        self.record_raced(event)
+
+    def record_raced(self, event: BranchEvent) -> None:
+        """A branch's true outcome (also one that finished while the batch was completing)."""
+        if event.outcome is _Outcome.FATAL:
+            assert event.fatal is not None
             raise event.fatal
         if event.outcome is _Outcome.SUCCEEDED:
-            statuses[event.index] = BatchItem(
+            self.statuses[event.index] = BatchItem(
                 event.index, BatchItemStatus.SUCCEEDED, result=event.result
             )
         elif event.outcome is _Outcome.FAILED:
-            statuses[event.index] = BatchItem(
+            self.statuses[event.index] = BatchItem(
                 event.index, BatchItemStatus.FAILED, error=event.error
             )
+
+    def result(self) -> BatchResult[Any]:
+        reason = self.completion.reason(self.succeeded, self.failed, self.total)
+        return BatchResult([self.statuses[i] for i in sorted(self.statuses)], reason)

@@ -10,6 +10,7 @@ child context (subtype ``WaitForCallback``) holding the callback and a submitter
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic
 
 from durable_core._ids import operation_id
@@ -34,8 +35,9 @@ from durable_core.errors import (
     ChildContextError,
     SuspendExecution,
 )
+from durable_core.operations._flow import Flow, Flush, Send, run_flow
 from durable_core.operations._updates import update_for
-from durable_core.operations.child import run_child
+from durable_core.operations.child import child_flow
 from durable_core.serdes import SerDes, deserialize
 from durable_core.types import (
     CallbackOptions,
@@ -73,6 +75,10 @@ class Callback(Generic[ResultT]):
         Raises ``CallbackTimeoutError`` or ``CallbackExternalError`` (both
         ``CallbackError``) when it ended otherwise, identically on every replay.
         """
+        return run_flow(self.result_flow(), self._ctx._checkpointer)
+
+    def result_flow(self) -> Flow[ResultT]:
+        """``result()`` for any driver."""
         where = self._call.describe()
         recorded = self._ctx._record(self._call.id)
         if recorded is None:
@@ -87,7 +93,7 @@ class Callback(Generic[ResultT]):
             return value
         if action is Action.RAISE:
             raise callback_error(recorded)
-        self._ctx._checkpointer.flush()
+        yield Flush()
         raise SuspendExecution(f"{where} waits for its callback {self.callback_id}")
 
 
@@ -108,6 +114,12 @@ def callback_error(recorded: Operation) -> CallbackError:
 def create_callback(
     ctx: DurableContext, call: OperationCall, config: CallbackConfig[ResultT]
 ) -> Callback[ResultT]:
+    return run_flow(create_callback_flow(ctx, call, config), ctx._checkpointer)
+
+
+def create_callback_flow(
+    ctx: DurableContext, call: OperationCall, config: CallbackConfig[ResultT]
+) -> Flow[Callback[ResultT]]:
     recorded = ctx._begin(call)
     try:
         if recorded is None:
@@ -115,9 +127,7 @@ def create_callback(
                 timeout_seconds=config.timeout_seconds or 0,
                 heartbeat_timeout_seconds=config.heartbeat_timeout_seconds or 0,
             )
-            ctx._checkpointer.send(
-                update_for(call, OperationAction.START, callback_options=options), sync=True
-            )
+            yield Send(update_for(call, OperationAction.START, callback_options=options), sync=True)
             recorded = ctx._record(call.id)
         details = recorded.callback_details if recorded is not None else None
         if details is None or not details.callback_id:
@@ -135,22 +145,45 @@ def wait_for_callback(
     submitter: Callable[[str, StepContext], None],
     config: WaitForCallbackConfig[ResultT] | None,
 ) -> ResultT:
-    prefix = f"{call.name} " if call.name else ""
-    step_config: StepConfig[Any] | None = (
-        StepConfig(retry=config.retry, serdes=config.serdes) if config is not None else None
-    )
+    names = WaitForCallbackNames.of(call, config)
 
     def body(child: DurableContext) -> ResultT:
-        callback = child.create_callback(f"{prefix}create callback id", config)
+        callback = child.create_callback(names.callback, config)
         child.step(
             lambda step_ctx: submitter(callback.callback_id, step_ctx),
-            name=f"{prefix}submitter",
-            config=step_config,
+            name=names.submitter,
+            config=names.step_config,
         )
         return callback.result()
 
+    flow: Flow[ResultT] = wait_for_callback_flow(ctx, call)
+    return run_flow(flow, ctx._checkpointer, body)
+
+
+@dataclass(frozen=True)
+class WaitForCallbackNames:
+    """The inner operations of a ``wait_for_callback`` (AWS's names), for every driver."""
+
+    callback: str
+    submitter: str
+    step_config: StepConfig[Any] | None
+
+    @classmethod
+    def of(
+        cls, call: OperationCall, config: WaitForCallbackConfig[Any] | None
+    ) -> WaitForCallbackNames:
+        prefix = f"{call.name} " if call.name else ""
+        step_config: StepConfig[Any] | None = (
+            StepConfig(retry=config.retry, serdes=config.serdes) if config is not None else None
+        )
+        return cls(f"{prefix}create callback id", f"{prefix}submitter", step_config)
+
+
+def wait_for_callback_flow(ctx: DurableContext, call: OperationCall) -> Flow[ResultT]:
+    """The child context of a ``wait_for_callback``; its ``Body`` creates, submits, waits."""
     try:
-        return run_child(ctx, call, body, ChildConfig())
+        result: ResultT = yield from child_flow(ctx, call, ChildConfig())
+        return result
     except ChildContextError as exc:
         # Decided from the inner records, not the exception's cause, so a replay of
         # the failed context raises the same type as the run that recorded it.

@@ -15,6 +15,7 @@ from durable_core.errors import (
     SuspendExecution,
     error_object_from_exception,
 )
+from durable_core.operations._flow import Body, Flow, Send, SendResult, run_flow
 from durable_core.operations._updates import update_for
 from durable_core.serdes import deserialize, serialize
 from durable_core.types import ContextOptions, OperationAction
@@ -43,6 +44,19 @@ def run_child(
     re-run on every invocation and their operations replay. ``cancel`` stops a batch
     branch at its next operation once the batch has completed.
     """
+    flow = child_flow(ctx, call, config, virtual=virtual, cancel=cancel)
+    return run_flow(flow, ctx._checkpointer, func)
+
+
+def child_flow(
+    ctx: DurableContext,
+    call: OperationCall,
+    config: ChildConfig[T],
+    *,
+    virtual: bool = False,
+    cancel: threading.Event | None = None,
+) -> Flow[T]:
+    """The child operation, for any driver: yields ``Body((child_context,))``."""
     recorded = ctx._begin(call)
     if virtual and recorded is not None:
         raise NonDeterministicExecutionError(
@@ -59,24 +73,23 @@ def run_child(
         if plan.action is Action.RAISE:
             assert recorded is not None
             raise ChildContextError.from_error_object(recorded.error)
-        checkpointer = ctx._checkpointer
         if plan.send_start and not virtual:
-            checkpointer.send(update_for(call, OperationAction.START), sync=False)
+            yield Send(update_for(call, OperationAction.START), sync=False)
         try:
-            value = func(ctx._child(call.id, virtual=virtual, cancel=cancel))
+            value = yield Body((ctx._child(call.id, virtual=virtual, cancel=cancel),))
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
             error = error_object_from_exception(exc)
             if not virtual:
-                checkpointer.send(update_for(call, OperationAction.FAIL, error=error), sync=True)
+                yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
             raise ChildContextError.from_error_object(error) from exc
         payload = serialize(config.serdes, value, where)
         result: T = deserialize(config.serdes, payload, where)
         if plan.replay_children or virtual:
             return result
         replay_children = len(payload) > CHECKPOINT_SIZE_LIMIT_BYTES
-        checkpointer.send_result(
+        yield SendResult(
             update_for(
                 call,
                 OperationAction.SUCCEED,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from durable_core._replay import Action, OperationCall, wait_action
 from durable_core.config import InvokeConfig, ResultT
 from durable_core.errors import InvokeError, SuspendExecution, ValidationError
+from durable_core.operations._flow import Flow, Send, run_flow
 from durable_core.operations._updates import update_for
 from durable_core.plugins import PropagationInput
 from durable_core.serdes import JSON_SERDES, deserialize, serialize
@@ -53,6 +54,16 @@ def run_invoke(
     payload: Any,
     config: InvokeConfig[Any, ResultT],
 ) -> ResultT:
+    return run_flow(invoke_flow(ctx, call, function_name, payload, config), ctx._checkpointer)
+
+
+def invoke_flow(
+    ctx: DurableContext,
+    call: OperationCall,
+    function_name: str,
+    payload: Any,
+    config: InvokeConfig[Any, ResultT],
+) -> Flow[ResultT]:
     recorded = ctx._begin(call)
     action = wait_action(recorded)
     where = call.describe()
@@ -69,7 +80,7 @@ def run_invoke(
                 payload=serialize(config.payload_serdes or JSON_SERDES, payload, where),
                 chained_invoke_options=options,
             )
-            ctx._checkpointer.send(update, sync=True)
+            yield Send(update, sync=True)
             # The answer to the START may already be terminal (an unknown function).
             recorded = ctx._record(call.id)
             action = wait_action(recorded) if recorded is not None else Action.SUSPEND

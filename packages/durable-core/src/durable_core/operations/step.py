@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from durable_core._replay import Action, OperationCall, plan_step
@@ -12,10 +11,10 @@ from durable_core.errors import (
     DurableError,
     StepError,
     StepInterruptedError,
-    StepTimeoutError,
     SuspendExecution,
     error_object_from_exception,
 )
+from durable_core.operations._flow import Body, Effect, Flow, Send, SendResult, run_flow
 from durable_core.operations._updates import update_for
 from durable_core.payloads import checkpointed_payload, recorded_payload
 from durable_core.serdes import deserialize, serialize
@@ -33,6 +32,11 @@ def run_step(
     func: Callable[[StepContext], T],
     config: StepConfig[T],
 ) -> T:
+    return run_flow(step_flow(ctx, call, config), ctx._checkpointer, func)
+
+
+def step_flow(ctx: DurableContext, call: OperationCall, config: StepConfig[T]) -> Flow[T]:
+    """The step, for any driver: the body is run where it yields ``Body((step_ctx,))``."""
     from durable_core.context import StepContext
 
     recorded = ctx._begin(call)
@@ -53,10 +57,8 @@ def run_step(
             raise SuspendExecution(f"{where} waits for its next attempt")
 
         outcome = "executed"
-        checkpointer = ctx._checkpointer
         if plan.interrupted:
-            _retry_or_fail(
-                ctx,
+            yield from _retry_or_fail(
                 call,
                 config,
                 StepInterruptedError(f"{where} was interrupted during attempt {plan.attempt}"),
@@ -64,7 +66,7 @@ def run_step(
             )
         if plan.send_start:
             at_most_once = config.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY
-            checkpointer.send(update_for(call, OperationAction.START), sync=at_most_once)
+            yield Send(update_for(call, OperationAction.START), sync=at_most_once)
         step_ctx = StepContext(
             attempt=plan.attempt,
             operation_id=call.id,
@@ -73,18 +75,18 @@ def run_step(
         )
         try:
             with ctx._attempt(call, plan.attempt):
-                value = _run_body(func, step_ctx, config.timeout_seconds, where)
+                value = yield Body((step_ctx,), config.timeout_seconds, where, plan.attempt)
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
-            _retry_or_fail(ctx, call, config, exc, plan.attempt)
+            yield from _retry_or_fail(call, config, exc, plan.attempt)
         payload = serialize(config.serdes, value, where)
         # Return what replay will return, so the first run and replays agree.
         result: T = deserialize(config.serdes, payload, where)
         payload = checkpointed_payload(ctx.execution_arn, call, config.offload, payload)
         # An at-least-once result may be pipelined: if it is lost, replay runs the step
         # again, which its semantics allow (docs/performance.md, "Semantics kept").
-        checkpointer.send_result(
+        yield SendResult(
             update_for(call, OperationAction.SUCCEED, payload=payload),
             pipelined=config.semantics is not StepSemantics.AT_MOST_ONCE_PER_RETRY,
         )
@@ -93,45 +95,13 @@ def run_step(
         ctx._end(call, recorded, outcome)
 
 
-def _run_body(
-    func: Callable[[StepContext], T], step_ctx: StepContext, timeout: float | None, where: str
-) -> T:
-    if timeout is None:
-        return func(step_ctx)
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def attempt() -> None:
-        try:
-            box["value"] = func(step_ctx)
-        except BaseException as exc:
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(
-        target=attempt, name=f"durable-step-{step_ctx.operation_id[:8]}", daemon=True
-    ).start()
-    if not done.wait(timeout):
-        raise StepTimeoutError(f"{where} attempt {step_ctx.attempt} exceeded {timeout} s")
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
-
-
 def _retry_or_fail(
-    ctx: DurableContext,
-    call: OperationCall,
-    config: StepConfig[Any],
-    exc: Exception,
-    attempt: int,
-) -> NoReturn:
+    call: OperationCall, config: StepConfig[Any], exc: Exception, attempt: int
+) -> Generator[Effect, Any, NoReturn]:
     error = error_object_from_exception(exc)
     decision = config.retry_strategy(exc, attempt)
-    checkpointer = ctx._checkpointer
     if decision.should_retry:
-        checkpointer.send(
+        yield Send(
             update_for(
                 call,
                 OperationAction.RETRY,
@@ -141,5 +111,5 @@ def _retry_or_fail(
             sync=True,
         )
         raise SuspendExecution(f"{call.describe()} retries in {decision.delay_seconds} s")
-    checkpointer.send(update_for(call, OperationAction.FAIL, error=error), sync=True)
+    yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
     raise StepError.from_error_object(error) from exc

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from durable_core._replay import Action, OperationCall, wait_action
 from durable_core.errors import DurableOperationError, SuspendExecution, ValidationError
+from durable_core.operations._flow import Flow, Send, run_flow
 from durable_core.operations._updates import update_for
 from durable_core.types import OperationAction, WaitOptions
 
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
 
 
 def run_wait(ctx: DurableContext, call: OperationCall, seconds: float) -> None:
+    run_flow(wait_flow(ctx, call, seconds), ctx._checkpointer)
+
+
+def wait_flow(ctx: DurableContext, call: OperationCall, seconds: float) -> Flow[None]:
     if not seconds >= 1:
         raise ValidationError(
             f"{call.describe()}: a wait must last at least 1 second, got {seconds}"
@@ -31,9 +36,7 @@ def run_wait(ctx: DurableContext, call: OperationCall, seconds: float) -> None:
             )
         if action is Action.START_AND_SUSPEND:
             options = WaitOptions(wait_seconds=math.ceil(seconds))
-            ctx._checkpointer.send(
-                update_for(call, OperationAction.START, wait_options=options), sync=True
-            )
+            yield Send(update_for(call, OperationAction.START, wait_options=options), sync=True)
         raise SuspendExecution(f"{call.describe()} waits {seconds} s")
     finally:
         ctx._end(call, recorded, action.value)

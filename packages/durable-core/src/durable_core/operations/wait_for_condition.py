@@ -21,6 +21,7 @@ from durable_core.errors import (
     WaitForConditionError,
     error_object_from_exception,
 )
+from durable_core.operations._flow import Body, Flow, Send, SendResult, run_flow
 from durable_core.operations._updates import update_for
 from durable_core.serdes import deserialize, serialize
 from durable_core.types import ErrorObject, OperationAction, StepOptions
@@ -37,6 +38,13 @@ def run_wait_for_condition(
     check: Callable[[S, StepContext], S],
     config: WaitForConditionConfig[S],
 ) -> S:
+    return run_flow(wait_for_condition_flow(ctx, call, config), ctx._checkpointer, check)
+
+
+def wait_for_condition_flow(
+    ctx: DurableContext, call: OperationCall, config: WaitForConditionConfig[S]
+) -> Flow[S]:
+    """One poll, for any driver: the check runs where it yields ``Body((state, step_ctx))``."""
     from durable_core.context import StepContext
 
     recorded = ctx._begin(call)
@@ -65,9 +73,8 @@ def run_wait_for_condition(
 
         outcome = "executed"
         resumed = resumed_condition_state(recorded)
-        checkpointer = ctx._checkpointer
         if plan.send_start:
-            checkpointer.send(update_for(call, OperationAction.START), sync=False)
+            yield Send(update_for(call, OperationAction.START), sync=False)
         # The first poll sees the initial state as later polls see theirs: read back.
         state = read(resumed or serialize(config.serdes, config.initial_state, where))
         step_ctx = StepContext(
@@ -77,20 +84,21 @@ def run_wait_for_condition(
             logger=ctx.logger.with_extra(operation_id=call.id, attempt=plan.attempt),
         )
         try:
-            payload = serialize(config.serdes, check(state, step_ctx), where)
+            checked = yield Body((state, step_ctx))
+            payload = serialize(config.serdes, checked, where)
             decision = config.wait_strategy(read(payload), plan.attempt)
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
             error = error_object_from_exception(exc)
-            checkpointer.send(update_for(call, OperationAction.FAIL, error=error), sync=True)
+            yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
             raise WaitForConditionError.from_error_object(error) from exc
         if not decision.should_continue:
-            checkpointer.send_result(update_for(call, OperationAction.SUCCEED, payload=payload))
+            yield SendResult(update_for(call, OperationAction.SUCCEED, payload=payload))
             # A fresh read: what replay returns, whatever the strategy did to its copy.
             return read(payload)
         delay = max(1, decision.delay_seconds)
-        checkpointer.send(
+        yield Send(
             update_for(
                 call,
                 OperationAction.RETRY,

@@ -1,0 +1,444 @@
+"""``AsyncDurableContext``: the durable operations for ``async def`` handlers.
+
+The same engine as ``DurableContext``: every operation is the flow of
+``durable_core.operations`` (its replay decision, its updates), driven here with
+``await`` instead of plain calls. So an async workflow and the same workflow written
+sync checkpoint the same updates under the same ids, and either replays the other's
+log. What differs is only how waiting and concurrency happen:
+
+* Checkpoint calls (boto3 underneath) run on one worker thread per invocation, in the
+  order the operations issue them, so the event loop is never blocked by the network.
+* A step's body may be ``async def`` (awaited on the loop) or a plain function. A
+  plain body runs in the loop thread, as AWS's SDK runs it in the handler's thread:
+  deterministic, but it blocks the loop while it runs, so do blocking I/O in an
+  ``async def`` body (or ``await asyncio.to_thread(...)`` inside one). Only a step with
+  ``timeout_seconds`` runs a plain body in a thread, as the sync driver does.
+* ``parallel`` and ``map`` run their branches as asyncio tasks, at most
+  ``max_concurrency`` at a time; a branch that suspends keeps its slot, as with threads.
+
+An ``async def`` handler gets an ``AsyncDurableContext``; ``run_invocation`` runs it on
+an event loop it owns for the invocation (see ``run_async_handler``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime as dt
+import inspect
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, TypeVar, overload
+
+from durable_core.batch import BatchResult, CompletionConfig, MapConfig, NestingType, ParallelConfig
+from durable_core.checkpoint import Checkpointer
+from durable_core.config import (
+    CallbackConfig,
+    ChildConfig,
+    InvokeConfig,
+    ResultT,
+    StepConfig,
+    WaitForCallbackConfig,
+    WaitForConditionConfig,
+)
+from durable_core.context import DurableContext, StepContext, typed_config
+from durable_core.errors import ValidationError
+from durable_core.logger import ReplaySafeLogger
+from durable_core.operations._flow import (
+    Body,
+    Flow,
+    is_coroutine_function,
+    no_body,
+    perform_checkpoint,
+)
+from durable_core.operations.batch import (
+    BatchTally,
+    BranchEvent,
+    branch_call,
+    item_config,
+    map_item_name,
+    parallel_branch_name,
+)
+from durable_core.operations.callback import (
+    Callback,
+    WaitForCallbackNames,
+    create_callback_flow,
+    wait_for_callback_flow,
+)
+from durable_core.operations.child import child_flow
+from durable_core.operations.invoke import invoke_flow, validate_function_name
+from durable_core.operations.step import step_flow
+from durable_core.operations.wait import wait_flow
+from durable_core.operations.wait_for_condition import wait_for_condition_flow
+from durable_core.types import OperationType
+
+__all__ = ["AsyncCallback", "AsyncDurableContext", "run_async_handler", "run_awaitable"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class _Runtime:
+    """What the contexts of one async invocation share: the checkpoint worker thread.
+
+    One thread, so checkpoint calls keep the order the operations issued them in
+    (the order a sync run of the same workflow sends them).
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-checkpoint")
+
+    async def checkpoint(self, checkpointer: Checkpointer, effect: Any) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, perform_checkpoint, checkpointer, effect)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+async def _run_body(body: Callable[..., Any], effect: Body) -> Any:
+    if effect.timeout is None:
+        value = body(*effect.args)
+        return await value if inspect.isawaitable(value) else value
+    # Bounded: an async body is cancelled at the timeout; a plain one runs in a thread
+    # (as the sync driver runs it) and is abandoned.
+    if is_coroutine_function(body):
+        attempt: asyncio.Future[Any] = asyncio.ensure_future(body(*effect.args))
+    else:
+        attempt = asyncio.ensure_future(asyncio.to_thread(body, *effect.args))
+    done, _ = await asyncio.wait({attempt}, timeout=effect.timeout)
+    if not done:
+        attempt.cancel()
+        raise effect.timeout_error()
+    value = attempt.result()
+    return await value if inspect.isawaitable(value) else value
+
+
+class AsyncCallback(Generic[ResultT]):
+    """A callback the service created: hand ``callback_id`` out, then ``await result()``."""
+
+    def __init__(self, callback: Callback[ResultT], ctx: AsyncDurableContext) -> None:
+        self.callback_id = callback.callback_id
+        self._callback = callback
+        self._ctx = ctx
+
+    async def result(self) -> ResultT:
+        """As ``Callback.result``: the answer, or suspend while open, or the typed error."""
+        return await self._ctx._drive(self._callback.result_flow())
+
+
+class AsyncDurableContext:
+    """The durable operations of one context (root or child), for ``async def`` code.
+
+    Every method is awaited and has the semantics (and checkpoints) of the
+    ``DurableContext`` method of the same name.
+    """
+
+    def __init__(self, core: DurableContext, runtime: _Runtime) -> None:
+        self._core = core
+        self._runtime = runtime
+
+    @property
+    def logger(self) -> ReplaySafeLogger:
+        return self._core.logger
+
+    @property
+    def is_replaying(self) -> bool:
+        """True while this context is re-running operations that already completed."""
+        return self._core.is_replaying
+
+    @property
+    def execution_arn(self) -> str:
+        return self._core.execution_arn
+
+    @property
+    def lambda_context(self) -> Any:
+        return self._core.lambda_context
+
+    # -- operations ---------------------------------------------------------------
+
+    @overload
+    async def step(
+        self,
+        func: Callable[[StepContext], Awaitable[T]],
+        name: str | None = None,
+        config: StepConfig[T] | None = None,
+    ) -> T: ...
+
+    @overload
+    async def step(
+        self,
+        func: Callable[[StepContext], T],
+        name: str | None = None,
+        config: StepConfig[T] | None = None,
+    ) -> T: ...
+
+    async def step(
+        self,
+        func: Callable[[StepContext], Any],
+        name: str | None = None,
+        config: StepConfig[Any] | None = None,
+    ) -> Any:
+        """Run ``func`` (sync or ``async def``) once and checkpoint its result.
+
+        On replay the recorded result is returned without running ``func``; failures
+        are retried per ``config.retry`` exactly as ``DurableContext.step``.
+        """
+        config = typed_config(config or StepConfig(), func)
+        call = self._core._call(OperationType.STEP, config.sub_type or "Step", name)
+        return await self._drive(step_flow(self._core, call, config), func)
+
+    async def wait(self, duration: float | dt.timedelta, name: str | None = None) -> None:
+        """Suspend for ``duration`` (seconds or a timedelta, at least 1 s) at no Lambda cost."""
+        seconds = duration.total_seconds() if isinstance(duration, dt.timedelta) else duration
+        call = self._core._call(OperationType.WAIT, "Wait", name)
+        await self._drive(wait_flow(self._core, call, seconds))
+
+    async def run_in_child_context(
+        self,
+        func: Callable[[AsyncDurableContext], Awaitable[T]],
+        name: str | None = None,
+        config: ChildConfig[T] | None = None,
+    ) -> T:
+        """Run ``func`` with a child context, checkpointed as one operation."""
+        config = typed_config(config or ChildConfig(), func)
+        sub_type = config.sub_type or "RunInChildContext"
+        call = self._core._call(OperationType.CONTEXT, sub_type, name)
+        result: T = await self._drive(child_flow(self._core, call, config), self._wrap(func))
+        return result
+
+    async def parallel(
+        self,
+        branches: Sequence[Callable[[AsyncDurableContext], Awaitable[T]]],
+        name: str | None = None,
+        config: ParallelConfig[T] | None = None,
+    ) -> BatchResult[T]:
+        """Run each function in its own child context, concurrently (asyncio tasks).
+
+        As ``DurableContext.parallel``: at most ``max_concurrency`` branches in flight,
+        counting branches that are waiting; failures are in the ``BatchResult``.
+        """
+        config = config or ParallelConfig()
+        config.completion_config.validate_for(len(branches))
+        names = [parallel_branch_name(i) for i in range(len(branches))]
+        return await self._batch("Parallel", "ParallelBranch", name, names, branches, config)
+
+    async def map(
+        self,
+        items: Sequence[U],
+        func: Callable[[AsyncDurableContext, U, int, Sequence[U]], Awaitable[T]],
+        name: str | None = None,
+        config: MapConfig[U] | None = None,
+    ) -> BatchResult[T]:
+        """Await ``func(ctx, item, index, items)`` for every item, each in a child context."""
+        config = config or MapConfig()
+        config.completion_config.validate_for(len(items))
+        names = [map_item_name(config, item, i) for i, item in enumerate(items)]
+        units = [lambda c, item=item, i=i: func(c, item, i, items) for i, item in enumerate(items)]
+        return await self._batch("Map", "MapIteration", name, names, units, config)
+
+    async def create_callback(
+        self, name: str | None = None, config: CallbackConfig[ResultT] | None = None
+    ) -> AsyncCallback[ResultT]:
+        """As ``DurableContext.create_callback``; ``await callback.result()`` for the answer."""
+        config = config or CallbackConfig()
+        call = self._core._call(OperationType.CALLBACK, config.sub_type or "Callback", name)
+        flow: Flow[Callback[ResultT]] = create_callback_flow(self._core, call, config)
+        return AsyncCallback(await self._drive(flow), self)
+
+    async def wait_for_callback(
+        self,
+        submitter: Callable[[str, StepContext], Any],
+        name: str | None = None,
+        config: WaitForCallbackConfig[ResultT] | None = None,
+    ) -> ResultT:
+        """As ``DurableContext.wait_for_callback``; ``submitter`` may be ``async def``."""
+        if not callable(submitter):
+            raise ValidationError("wait_for_callback needs a callable submitter")
+        call = self._core._call(OperationType.CONTEXT, "WaitForCallback", name)
+        names = WaitForCallbackNames.of(call, config)
+
+        async def body(child: AsyncDurableContext) -> ResultT:
+            callback = await child.create_callback(names.callback, config)
+            await child.step(
+                lambda step_ctx: submitter(callback.callback_id, step_ctx),
+                name=names.submitter,
+                config=names.step_config,
+            )
+            return await callback.result()
+
+        flow: Flow[ResultT] = wait_for_callback_flow(self._core, call)
+        return await self._drive(flow, self._wrap(body))
+
+    async def invoke(
+        self,
+        function_name: str,
+        payload: Any,
+        name: str | None = None,
+        config: InvokeConfig[Any, ResultT] | None = None,
+    ) -> ResultT:
+        """As ``DurableContext.invoke``: the target's result, or ``InvokeError``."""
+        validate_function_name(function_name)
+        call = self._core._call(OperationType.CHAINED_INVOKE, "ChainedInvoke", name)
+        flow: Flow[ResultT] = invoke_flow(
+            self._core, call, function_name, payload, config or InvokeConfig()
+        )
+        return await self._drive(flow)
+
+    async def wait_for_condition(
+        self,
+        check: Callable[[T, StepContext], T] | Callable[[T, StepContext], Awaitable[T]],
+        config: WaitForConditionConfig[T],
+        name: str | None = None,
+    ) -> T:
+        """As ``DurableContext.wait_for_condition``; ``check`` may be ``async def``."""
+        if not callable(check):
+            raise ValidationError("wait_for_condition needs a callable check")
+        if not isinstance(config, WaitForConditionConfig):
+            raise ValidationError("wait_for_condition needs a WaitForConditionConfig")
+        call = self._core._call(OperationType.STEP, "WaitForCondition", name)
+        result: T = await self._drive(wait_for_condition_flow(self._core, call, config), check)
+        return result
+
+    # -- the driver -----------------------------------------------------------------
+
+    async def _drive(self, flow: Flow[T], body: Callable[..., Any] = no_body) -> T:
+        """Drive ``flow`` (see ``operations._flow``): checkpoint off the loop, await bodies."""
+        checkpointer = self._core._checkpointer
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            value, error = None, None
+            try:
+                if isinstance(effect, Body):
+                    value = await _run_body(body, effect)
+                else:
+                    await self._runtime.checkpoint(checkpointer, effect)
+            except BaseException as exc:
+                error = exc
+
+    def _wrap(self, func: Callable[[AsyncDurableContext], Any]) -> Callable[[DurableContext], Any]:
+        """A child flow's body: ``func`` given the async face of the child context."""
+        return lambda core: func(AsyncDurableContext(core, self._runtime))
+
+    async def _batch(
+        self,
+        sub_type: str,
+        item_sub_type: str,
+        name: str | None,
+        names: list[str],
+        funcs: Sequence[Callable[[AsyncDurableContext], Awaitable[Any]]],
+        config: ParallelConfig[Any] | MapConfig[Any],
+    ) -> BatchResult[Any]:
+        call = self._core._call(OperationType.CONTEXT, sub_type, name)
+
+        async def coordinate(batch_ctx: AsyncDurableContext) -> BatchResult[Any]:
+            return await batch_ctx._run_branches(
+                names,
+                funcs,
+                sub_type=item_sub_type,
+                max_concurrency=config.max_concurrency,
+                completion=config.completion_config,
+                branch_config=item_config(config),
+                nesting=config.nesting_type,
+            )
+
+        flow: Flow[BatchResult[Any]] = child_flow(
+            self._core, call, ChildConfig(serdes=config.serdes)
+        )
+        return await self._drive(flow, self._wrap(coordinate))
+
+    async def _run_branches(
+        self,
+        names: list[str],
+        funcs: Sequence[Callable[[AsyncDurableContext], Awaitable[Any]]],
+        *,
+        sub_type: str,
+        max_concurrency: int | None,
+        completion: CompletionConfig,
+        branch_config: ChildConfig[Any],
+        nesting: NestingType,
+    ) -> BatchResult[Any]:
+        """The batch's body: ``operations.batch.run_branches`` with tasks for threads."""
+        batch_id = self._core._parent_id
+        assert batch_id is not None
+        tally = BatchTally(batch_id, len(funcs), max_concurrency, completion)
+        if tally.total == 0:
+            return tally.result()
+        cancel = threading.Event()
+        events: asyncio.Queue[BranchEvent] = asyncio.Queue()
+
+        async def work(index: int) -> None:
+            call = branch_call(batch_id, index, names[index], sub_type)
+            flow = child_flow(
+                self._core,
+                call,
+                branch_config,
+                virtual=nesting is NestingType.FLAT,
+                cancel=cancel,
+            )
+            try:
+                value = await self._drive(flow, self._wrap(funcs[index]))
+            except BaseException as exc:
+                events.put_nowait(BranchEvent.of_error(index, exc))
+            else:
+                events.put_nowait(BranchEvent.of_success(index, value))
+
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            while not tally.complete():
+                tasks.extend(asyncio.create_task(work(index)) for index in tally.start_next())
+                tally.check_runnable()
+                tally.record(await events.get())
+        finally:
+            cancel.set()
+            # Branches still running stop at their next operation; wait for them so no
+            # task checkpoints after the batch completed.
+            await asyncio.gather(*tasks, return_exceptions=True)
+        while not events.empty():
+            tally.record_raced(events.get_nowait())
+        return tally.result()
+
+
+def run_async_handler(
+    handler: Callable[[Any, AsyncDurableContext], Awaitable[T]],
+    input_value: Any,
+    ctx: DurableContext,
+) -> T:
+    """Run an ``async def`` handler with the async face of ``ctx``, on a loop of its own.
+
+    Lambda calls handlers synchronously, so the loop is ``asyncio.run``'s; if a loop is
+    already running in this thread (a test, a notebook), the handler's loop runs in a
+    worker thread instead, with this thread's context variables.
+    """
+    return _run_on_own_loop(lambda runtime: handler(input_value, AsyncDurableContext(ctx, runtime)))
+
+
+def run_awaitable(value: Awaitable[T]) -> T:
+    """Await what a sync handler returned (it was given the sync context), as above."""
+    return _run_on_own_loop(lambda runtime: value)
+
+
+def _run_on_own_loop(start: Callable[[_Runtime], Awaitable[T]]) -> T:
+    runtime = _Runtime()
+
+    async def main() -> T:
+        return await start(runtime)
+
+    try:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(main())
+        context = contextvars.copy_context()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-loop") as pool:
+            return pool.submit(context.run, asyncio.run, main()).result()
+    finally:
+        # No checkpoint call outlives the handler: the caller flushes after this.
+        runtime.close()
