@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -247,3 +248,43 @@ def test_batch_result_round_trips_through_the_default_serdes() -> None:
     payload = ExtendedSerDes().serialize(result)
     assert json.loads(payload)["t"] == "br"
     assert ExtendedSerDes().deserialize(payload) == result
+
+
+class TimersFireDuringCalls(MemoryBackend):
+    """A service whose timers fire while the function runs: every checkpoint answer also
+    carries the operations that changed meanwhile, as the real service's answers do."""
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        arn = args[0]
+        fired = [change.after for change in self.fire_timers(arn)]
+        response = super().checkpoint(*args, **kwargs)
+        return type(response)(response.checkpoint_token, [*fired, *response.operations])
+
+
+def test_a_branch_whose_wait_ends_mid_invocation_resumes_in_it() -> None:
+    backend = TimersFireDuringCalls()
+
+    def waiter(c: DurableContext) -> str:
+        c.wait(1, name="short")
+        return "waited"
+
+    def after_the_wait_started(s: Any) -> None:
+        # The other branch has started its wait (and so suspends) before this step's
+        # result is checkpointed: the service's answer then carries the fired timer.
+        deadline = time.monotonic() + 5
+        while not any(op.name == "short" for op in backend.operations(arn)):
+            assert time.monotonic() < deadline, "the wait never started"
+            time.sleep(0.001)
+
+    def worker(c: DurableContext) -> str:
+        c.step(after_the_wait_started, name="work-1")
+        return c.step(lambda s: "worked", name="work-2")
+
+    config: ParallelConfig[str] = ParallelConfig(max_concurrency=2)
+    handler = run(lambda e, ctx: ctx.parallel([waiter, worker], config=config).get_results())
+    event = backend.start_execution(None)
+    arn = event["DurableExecutionArn"]
+    with use_backend(backend):
+        response = handler(event, None)
+    # The wait ended while the other branch checkpointed: one invocation, no PENDING.
+    assert response == {"Status": "SUCCEEDED", "Result": '["waited", "worked"]'}

@@ -349,12 +349,6 @@ def test_a_chained_invoke_runs_the_named_durable_function(api: Api) -> None:
     assert names_of(events, "ChainedInvokeFailed") == ["limit", "nowhere"]
 
 
-# On dex-local-runner two waits that end a few ms apart can straddle an invocation: the
-# second ends while the invocation the first one caused is running. Our SDK then answers
-# PENDING with nothing pending, which the runner rejects and retries 5 s later (the xfail
-# test below pins it). The results are right either way; only the time differs.
-
-
 def test_parallel_bounds_concurrency_across_waits(api: Api) -> None:
     expected = [(3 + i) ** 2 + i for i in range(4)]  # [9, 17, 27, 39]
     assert embedded("fan-out", {"base": 3}) == expected
@@ -399,18 +393,6 @@ def test_wait_for_condition_polls_until_the_condition_holds(api: Api) -> None:
 
 
 @pytest.mark.parametrize("api", ["dex"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "durable_core/operations/batch.py:127-129 (run_branches) raises SuspendExecution "
-        "when every running branch is suspended, without resuming a branch whose wait the service "
-        "completed during the invocation (a checkpoint response already carried it): the "
-        "function answers PENDING with nothing pending, dex-local-runner rejects it "
-        "('Cannot return PENDING status with no pending operations.') and re-invokes 5 s "
-        "later. AWS's SDK resumes such a branch in-process (concurrency/executor.py, "
-        "'Resume due waves in-process') and answers SUCCEEDED in one invocation."
-    ),
-)
 def test_a_branch_whose_wait_ends_mid_invocation_resumes_in_it(api: Api) -> None:
     # Only a service that completes operations while the function runs can show this:
     # our LocalService fires timers between invocations, so it runs on dex-local-runner.

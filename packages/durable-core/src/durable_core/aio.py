@@ -368,7 +368,10 @@ class AsyncDurableContext:
         """The batch's body: ``operations.batch.run_branches`` with tasks for threads."""
         batch_id = self._core._parent_id
         assert batch_id is not None
-        tally = BatchTally(batch_id, len(funcs), max_concurrency, completion)
+        checkpointer = self._core._checkpointer
+        tally = BatchTally(
+            batch_id, len(funcs), max_concurrency, completion, lambda: checkpointer.calls
+        )
         if tally.total == 0:
             return tally.result()
         cancel = threading.Event()
@@ -393,8 +396,8 @@ class AsyncDurableContext:
         tasks: list[asyncio.Task[None]] = []
         try:
             while not tally.complete():
-                tasks.extend(asyncio.create_task(work(index)) for index in tally.start_next())
-                tally.check_runnable()
+                runnable = tally.start_next() + tally.resume_or_suspend()
+                tasks.extend(asyncio.create_task(work(index)) for index in runnable)
                 tally.record(await events.get())
         finally:
             cancel.set()

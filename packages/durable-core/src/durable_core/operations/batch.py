@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -76,7 +76,10 @@ def run_branches(
 
     batch_id = batch_ctx._parent_id
     assert batch_id is not None
-    tally = BatchTally(batch_id, len(branches), max_concurrency, completion)
+    checkpointer = batch_ctx._checkpointer
+    tally = BatchTally(
+        batch_id, len(branches), max_concurrency, completion, lambda: checkpointer.calls
+    )
     if tally.total == 0:
         return tally.result()
     cancel = threading.Event()
@@ -94,16 +97,15 @@ def run_branches(
                 cancel=cancel,
             )
         except BaseException as exc:
-            events.put(BranchEvent.of_error(index, exc))
+            events.put(BranchEvent.of_error(index, exc, checkpointer.calls))
         else:
             events.put(BranchEvent.of_success(index, value))
 
     pool = ThreadPoolExecutor(max_workers=tally.limit, thread_name_prefix="durable-branch")
     try:
         while not tally.complete():
-            for index in tally.start_next():
+            for index in tally.start_next() + tally.resume_or_suspend():
                 pool.submit(work, index)
-            tally.check_runnable()
             tally.record(events.get())
     finally:
         cancel.set()
@@ -145,17 +147,20 @@ class BranchEvent:
     result: Any = None
     error: ErrorObject | None = None
     fatal: BaseException | None = None
+    answers_seen: int | None = None  # the service's answers known when it suspended
 
     @classmethod
     def of_success(cls, index: int, value: Any) -> BranchEvent:
         return cls(index, _Outcome.SUCCEEDED, result=value)
 
     @classmethod
-    def of_error(cls, index: int, exc: BaseException) -> BranchEvent:
+    def of_error(
+        cls, index: int, exc: BaseException, answers_seen: int | None = None
+    ) -> BranchEvent:
         if isinstance(exc, BranchCancelled):
             return cls(index, _Outcome.CANCELLED)
         if isinstance(exc, SuspendExecution):
-            return cls(index, _Outcome.SUSPENDED)
+            return cls(index, _Outcome.SUSPENDED, answers_seen=answers_seen)
         if isinstance(exc, DurableOperationError):
             return cls(index, _Outcome.FAILED, error=error_object_from_exception(exc))
         return cls(index, _Outcome.FATAL, fatal=exc)
@@ -166,10 +171,17 @@ class BatchTally:
 
     Branches start in index order while fewer than ``limit`` are in flight; a
     suspended branch keeps its slot (``in_flight``) but no longer runs (``running``).
+    ``progress`` counts the service's answers (checkpoint calls): a branch suspended
+    before the latest answer may be able to go on (its wait ended meanwhile).
     """
 
     def __init__(
-        self, batch_id: str, total: int, max_concurrency: int | None, completion: CompletionConfig
+        self,
+        batch_id: str,
+        total: int,
+        max_concurrency: int | None,
+        completion: CompletionConfig,
+        progress: Callable[[], int],
     ) -> None:
         self.batch_id = batch_id
         self.total = total
@@ -177,6 +189,8 @@ class BatchTally:
         self.completion = completion
         self.statuses: dict[int, BatchItem[Any]] = {}
         self.succeeded = self.failed = self.in_flight = self.running = self.next_index = 0
+        self._progress = progress
+        self._suspended: dict[int, int] = {}
 
     def complete(self) -> bool:
         return self.completion.is_complete(
@@ -194,13 +208,26 @@ class BatchTally:
             self.running += 1
         return started
 
-    def check_runnable(self) -> None:
-        """Suspend the batch when every branch in flight is waiting and no slot is free."""
-        if self.running == 0:
+    def resume_or_suspend(self) -> list[int]:
+        """When no branch runs: the waiting branches to run again because the service has
+        answered since they suspended (a timer may have fired, a callback arrived, as
+        AWS's SDK resumes branches in the invocation); with none, the batch suspends."""
+        if self.running:
+            return []
+        answers = self._progress()
+        ready = [index for index, seen in self._suspended.items() if seen < answers]
+        if not ready:
             raise SuspendExecution(f"batch {self.batch_id}: every running branch is waiting")
+        for index in ready:
+            del self._suspended[index]
+        self.running += len(ready)
+        return ready
 
     def record(self, event: BranchEvent) -> None:
         self.running -= 1
+        if event.outcome is _Outcome.SUSPENDED:
+            seen = event.answers_seen
+            self._suspended[event.index] = self._progress() if seen is None else seen
         if event.outcome in (_Outcome.SUCCEEDED, _Outcome.FAILED):
             self.in_flight -= 1
             if event.outcome is _Outcome.SUCCEEDED:
