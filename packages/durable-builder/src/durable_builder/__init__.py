@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from durable_core import (
@@ -46,7 +46,13 @@ class DurableBuilder:
         """Add plugins (or per-invocation factories) after those already configured."""
         return self._with(plugins=(*self._options.plugins, *plugins))
 
-    def with_error_handler(self, error_handler: Callable[[Exception], Any]) -> DurableBuilder:
+    def with_error_handler(
+        self, error_handler: Callable[[Exception], Any] | Callable[[Exception], Awaitable[Any]]
+    ) -> DurableBuilder:
+        """Turn an exception the handler raised into a result (or raise the one to report).
+
+        An ``async def`` error handler is awaited on a loop of its own, after the handler.
+        """
         return self._with(error_handler=error_handler)
 
     def with_batch_checkpoints(self, enabled: bool = True) -> DurableBuilder:

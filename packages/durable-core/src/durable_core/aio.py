@@ -15,6 +15,10 @@ log. What differs is only how waiting and concurrency happen:
   ``timeout_seconds`` runs a plain body in a thread, as the sync driver does.
 * ``parallel`` and ``map`` run their branches as asyncio tasks, at most
   ``max_concurrency`` at a time; a branch that suspends keeps its slot, as with threads.
+  ``race``, ``any`` and ``all_settled`` are such batches, with the rules of
+  ``durable_core.combinators``.
+* The saga and the version gates are the shared flows and helpers of
+  ``operations.saga`` and ``patches``; a compensation may be ``async def``.
 
 An ``async def`` handler gets an ``AsyncDurableContext``; ``run_invocation`` runs it on
 an event loop it owns for the invocation (see ``run_async_handler``).
@@ -33,6 +37,15 @@ from typing import Any, Generic, TypeVar, overload
 
 from durable_core.batch import BatchResult, CompletionConfig, MapConfig, NestingType, ParallelConfig
 from durable_core.checkpoint import Checkpointer
+from durable_core.combinators import (
+    ALL_SETTLED,
+    ANY,
+    RACE,
+    Combinator,
+    Winner,
+    any_winner,
+    race_winner,
+)
 from durable_core.config import (
     CallbackConfig,
     ChildConfig,
@@ -41,9 +54,10 @@ from durable_core.config import (
     StepConfig,
     WaitForCallbackConfig,
     WaitForConditionConfig,
+    validate_name,
 )
 from durable_core.context import DurableContext, StepContext, typed_config
-from durable_core.errors import ValidationError
+from durable_core.errors import StepError, ValidationError
 from durable_core.logger import ReplaySafeLogger
 from durable_core.operations._flow import (
     Body,
@@ -68,9 +82,17 @@ from durable_core.operations.callback import (
 )
 from durable_core.operations.child import child_flow
 from durable_core.operations.invoke import invoke_flow, validate_function_name
+from durable_core.operations.saga import (
+    CompensationResult,
+    check_compensate,
+    compensations_flow,
+    register,
+    take_pending,
+)
 from durable_core.operations.step import step_flow
 from durable_core.operations.wait import wait_flow
 from durable_core.operations.wait_for_condition import wait_for_condition_flow
+from durable_core.patches import deprecate_patch_flow, patched_flow
 from durable_core.types import OperationType
 
 __all__ = ["AsyncCallback", "AsyncDurableContext", "run_async_handler", "run_awaitable"]
@@ -300,6 +322,93 @@ class AsyncDurableContext:
         call = self._core._call(OperationType.STEP, "WaitForCondition", name)
         result: T = await self._drive(wait_for_condition_flow(self._core, call, config), check)
         return result
+
+    # -- saga, versions and combinators ---------------------------------------------
+
+    @overload
+    async def step_with_compensation(
+        self,
+        func: Callable[[StepContext], Awaitable[T]],
+        compensate: Callable[[T, StepContext], Awaitable[None] | None],
+        name: str | None = None,
+        config: StepConfig[T] | None = None,
+    ) -> T: ...
+
+    @overload
+    async def step_with_compensation(
+        self,
+        func: Callable[[StepContext], T],
+        compensate: Callable[[T, StepContext], Awaitable[None] | None],
+        name: str | None = None,
+        config: StepConfig[T] | None = None,
+    ) -> T: ...
+
+    async def step_with_compensation(
+        self,
+        func: Callable[[StepContext], Any],
+        compensate: Callable[[Any, StepContext], Awaitable[None] | None],
+        name: str | None = None,
+        config: StepConfig[Any] | None = None,
+    ) -> Any:
+        """As ``DurableContext.step_with_compensation``; either function may be ``async def``."""
+        check_compensate(compensate)
+        result = await self.step(func, name, config)
+        register(self._core, validate_name(name), compensate, result)
+        return result
+
+    async def run_compensations(self, name: str | None = None) -> CompensationResult:
+        """As ``DurableContext.run_compensations``: undo, newest first, in one child context."""
+        pending = take_pending(self._core)
+
+        async def undo_all(child: AsyncDurableContext) -> list[dict[str, Any]]:
+            recorded: list[dict[str, Any]] = []
+            for entry in pending:
+                try:
+                    await child.step(entry.undo, name=entry.name)
+                except StepError as exc:
+                    recorded.append(entry.outcome(exc))
+                else:
+                    recorded.append(entry.outcome(None))
+            return recorded
+
+        return await self._drive(compensations_flow(self._core, name), self._wrap(undo_all))
+
+    async def patched(self, change_id: str) -> bool:
+        """As ``DurableContext.patched``; awaited, since it may checkpoint the marker."""
+        return await self._drive(patched_flow(self._core, change_id))
+
+    async def deprecate_patch(self, change_id: str) -> None:
+        """As ``DurableContext.deprecate_patch``; awaited, since it checkpoints the marker."""
+        await self._drive(deprecate_patch_flow(self._core, change_id))
+
+    async def race(
+        self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
+    ) -> Winner[T]:
+        """As ``DurableContext.race``, the branches run as tasks: the first outcome decides."""
+        return race_winner(await self._combine(RACE, branches, name))
+
+    async def any(
+        self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
+    ) -> Winner[T]:
+        """As ``DurableContext.any``: the first success, or ``AllBranchesFailedError``."""
+        return any_winner(await self._combine(ANY, branches, name), name)
+
+    async def all_settled(
+        self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
+    ) -> BatchResult[T]:
+        """As ``DurableContext.all_settled``: every branch run to its end, every outcome."""
+        return await self._combine(ALL_SETTLED, branches, name)
+
+    async def _combine(
+        self,
+        combinator: Combinator,
+        branches: Sequence[Callable[[AsyncDurableContext], Awaitable[Any]]],
+        name: str | None,
+    ) -> BatchResult[Any]:
+        names = combinator.branch_names(branches)
+        return await self._batch(
+            combinator.sub_type, "ParallelBranch", name, names, branches, combinator.config()
+        )
 
     # -- the driver -----------------------------------------------------------------
 

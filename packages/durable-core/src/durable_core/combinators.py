@@ -22,8 +22,10 @@ finished when the race was decided, the lowest index with the deciding outcome. 
 branches finishing in the same instant therefore resolve by index, identically on
 every replay.
 
-Sync only: these run branches on threads, like ``parallel``; an asyncio face does not
-exist yet.
+The sync context runs the branches on threads, the asyncio one (``durable_core.aio``)
+as tasks, each through its own ``parallel`` machinery; both take their rule (subtype,
+branch names, completion) from ``Combinator`` and read the outcome with the functions
+here, so a workflow and its async rewrite record and decide the same.
 """
 
 from __future__ import annotations
@@ -47,7 +49,19 @@ from durable_core.types import ErrorObject
 if TYPE_CHECKING:
     from durable_core.context import DurableContext
 
-__all__ = ["AllBranchesFailedError", "Winner", "all_settled", "any_of", "race"]
+__all__ = [
+    "ALL_SETTLED",
+    "ANY",
+    "RACE",
+    "AllBranchesFailedError",
+    "Combinator",
+    "Winner",
+    "all_settled",
+    "any_of",
+    "any_winner",
+    "race",
+    "race_winner",
+]
 
 T = TypeVar("T")
 
@@ -72,10 +86,51 @@ class AllBranchesFailedError(ChildContextError):
         self.errors = list(errors)
 
 
+@dataclass(frozen=True)
+class Combinator:
+    """What distinguishes one combinator's batch: its subtype, branch names and rule."""
+
+    sub_type: str
+    label: str
+    completion: CompletionConfig
+
+    def branch_names(self, branches: Sequence[Callable[..., Any]]) -> list[str]:
+        """Branch ``i``'s name, once the branches are known to be callables."""
+        if not branches:
+            raise ValidationError(f"{self.label} needs at least one branch")
+        if not all(callable(fn) for fn in branches):
+            raise ValidationError(f"every branch of {self.label} must be a function of a context")
+        return [f"{self.label}-branch-{i}" for i in range(len(branches))]
+
+    def config(self) -> ParallelConfig[Any]:
+        return ParallelConfig(completion_config=self.completion)
+
+
+RACE = Combinator("Race", "race", _FIRST_COMPLETED)
+ANY = Combinator("Any", "any", CompletionConfig.first_successful())
+ALL_SETTLED = Combinator("AllSettled", "all-settled", CompletionConfig.all_completed())
+
+
 def race(
     ctx: DurableContext, branches: Sequence[Callable[[DurableContext], T]], name: str | None
 ) -> Winner[T]:
-    result = _run(ctx, "Race", "race", branches, name, _FIRST_COMPLETED)
+    return race_winner(_run(ctx, RACE, branches, name))
+
+
+def any_of(
+    ctx: DurableContext, branches: Sequence[Callable[[DurableContext], T]], name: str | None
+) -> Winner[T]:
+    return any_winner(_run(ctx, ANY, branches, name), name)
+
+
+def all_settled(
+    ctx: DurableContext, branches: Sequence[Callable[[DurableContext], T]], name: str | None
+) -> BatchResult[T]:
+    return _run(ctx, ALL_SETTLED, branches, name)
+
+
+def race_winner(result: BatchResult[T]) -> Winner[T]:
+    """The race's outcome: the first branch to finish, raised if it failed."""
     decided_by_failure = result.completion_reason is CompletionReason.FAILURE_TOLERANCE_EXCEEDED
     status = BatchItemStatus.FAILED if decided_by_failure else BatchItemStatus.SUCCEEDED
     first = _lowest(result, status)
@@ -84,10 +139,8 @@ def race(
     return Winner(first.index, first.result)  # type: ignore[arg-type]
 
 
-def any_of(
-    ctx: DurableContext, branches: Sequence[Callable[[DurableContext], T]], name: str | None
-) -> Winner[T]:
-    result = _run(ctx, "Any", "any", branches, name, CompletionConfig.first_successful())
+def any_winner(result: BatchResult[T], name: str | None) -> Winner[T]:
+    """The first success of an ``any``, or ``AllBranchesFailedError`` when there is none."""
     if not result.succeeded():
         errors = result.get_errors()
         details = "; ".join(
@@ -100,27 +153,15 @@ def any_of(
     return Winner(first.index, first.result)  # type: ignore[arg-type]
 
 
-def all_settled(
-    ctx: DurableContext, branches: Sequence[Callable[[DurableContext], T]], name: str | None
-) -> BatchResult[T]:
-    return _run(ctx, "AllSettled", "all-settled", branches, name, CompletionConfig.all_completed())
-
-
 def _run(
     ctx: DurableContext,
-    sub_type: str,
-    label: str,
+    combinator: Combinator,
     branches: Sequence[Callable[[DurableContext], T]],
     name: str | None,
-    completion: CompletionConfig,
 ) -> BatchResult[T]:
-    if not branches:
-        raise ValidationError(f"{label} needs at least one branch")
-    if not all(callable(fn) for fn in branches):
-        raise ValidationError(f"every branch of {label} must be a function of a DurableContext")
-    items = [Branch(f"{label}-branch-{i}", fn) for i, fn in enumerate(branches)]
-    config: ParallelConfig[Any] = ParallelConfig(completion_config=completion)
-    return ctx._batch(sub_type, "ParallelBranch", name, items, config)
+    names = combinator.branch_names(branches)
+    items = [Branch(branch_name, fn) for branch_name, fn in zip(names, branches, strict=True)]
+    return ctx._batch(combinator.sub_type, "ParallelBranch", name, items, combinator.config())
 
 
 def _lowest(result: BatchResult[T], status: BatchItemStatus) -> BatchItem[T]:

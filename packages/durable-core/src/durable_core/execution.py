@@ -328,6 +328,10 @@ def _failed(
     if options.error_handler is not None and not isinstance(exc, InvalidEventError):
         try:
             replacement = options.error_handler(exc)
+            if inspect.isawaitable(replacement):  # an ``async def`` error handler
+                from durable_core.aio import run_awaitable
+
+                replacement = run_awaitable(replacement)
         except SuspendExecution:
             checkpointer.flush()
             return _response(InvocationStatus.PENDING)

@@ -21,6 +21,9 @@ rest of the invocation, so a gate in a loop answers the same on every iteration.
 left: the code keeps only the new path, and the call still records the marker, so a
 rollback to the code with ``patched`` stays correct. Removing the call later is safe
 too: a marker is found by id, never by position, so nothing else shifts.
+
+Both gates are flows (``operations._flow``): the decision and the marker are written
+once, for the sync context (``run_flow``) and the asyncio one (``durable_core.aio``).
 """
 
 from __future__ import annotations
@@ -32,13 +35,21 @@ from typing import TYPE_CHECKING
 from durable_core._replay import OperationCall, check_identity
 from durable_core.config import validate_name
 from durable_core.errors import BranchCancelled, NonDeterministicExecutionError, ValidationError
+from durable_core.operations._flow import Flow, SendResult, run_flow
 from durable_core.operations._updates import update_for
 from durable_core.types import OperationAction, OperationType
 
 if TYPE_CHECKING:
     from durable_core.context import DurableContext
 
-__all__ = ["PATCH_SUB_TYPE", "deprecate_patch", "patch_marker_id", "patched"]
+__all__ = [
+    "PATCH_SUB_TYPE",
+    "deprecate_patch",
+    "deprecate_patch_flow",
+    "patch_marker_id",
+    "patched",
+    "patched_flow",
+]
 
 PATCH_SUB_TYPE = "Patch"
 # The result of every marker: the gate was passed on the new code.
@@ -55,6 +66,16 @@ def patch_marker_id(prefix: str | None, change_id: str) -> str:
 
 def patched(ctx: DurableContext, change_id: str) -> bool:
     """True: take the new path (the marker is recorded, or now checkpointed); False: old."""
+    return run_flow(patched_flow(ctx, change_id), ctx._checkpointer)
+
+
+def deprecate_patch(ctx: DurableContext, change_id: str) -> None:
+    """Record the marker as ``patched`` would; refuse an execution that took the old path."""
+    run_flow(deprecate_patch_flow(ctx, change_id), ctx._checkpointer)
+
+
+def patched_flow(ctx: DurableContext, change_id: str) -> Flow[bool]:
+    """The gate, for any driver: yields the marker's ``SendResult`` when it records one."""
     remembered = _decisions.setdefault(ctx, {})
     if change_id in remembered:
         return remembered[change_id]
@@ -66,15 +87,17 @@ def patched(ctx: DurableContext, change_id: str) -> bool:
     elif ctx._ids.peek_id() in ctx._state.log:
         decision = False
     else:
-        _record_marker(ctx, call)
+        if ctx._cancel is not None and ctx._cancel.is_set():
+            raise BranchCancelled(f"{call.describe()}: its batch has already completed")
+        yield SendResult(update_for(call, OperationAction.SUCCEED, payload=_MARKER_RESULT))
         decision = True
     remembered[change_id] = decision
     return decision
 
 
-def deprecate_patch(ctx: DurableContext, change_id: str) -> None:
-    """Record the marker as ``patched`` would; refuse an execution that took the old path."""
-    if not patched(ctx, change_id):
+def deprecate_patch_flow(ctx: DurableContext, change_id: str) -> Flow[None]:
+    """``deprecate_patch`` for any driver: the gate, which must not take the old path."""
+    if not (yield from patched_flow(ctx, change_id)):
         raise NonDeterministicExecutionError(
             f"This execution ran past the gate {change_id!r} on the code before the change, "
             "but the code now calls deprecate_patch there. Keep ctx.patched("
@@ -94,9 +117,3 @@ def _marker_call(ctx: DurableContext, change_id: str) -> OperationCall:
         name,
         ctx._parent_id,
     )
-
-
-def _record_marker(ctx: DurableContext, call: OperationCall) -> None:
-    if ctx._cancel is not None and ctx._cancel.is_set():
-        raise BranchCancelled(f"{call.describe()}: its batch has already completed")
-    ctx._checkpointer.send_result(update_for(call, OperationAction.SUCCEED, payload=_MARKER_RESULT))

@@ -11,6 +11,10 @@ registers the same compensations again (a replayed step returns its recorded res
 retry policy. Every compensation runs even when an earlier one failed; the outcome
 of each is returned, and recorded as the child's result, so a replay returns it
 without running anything again. Compensations that ran are forgotten.
+
+The sync context and the asyncio one (``durable_core.aio``) share all of it: the
+registry, the names, the ``Compensations`` child flow and how outcomes are recorded
+and read back; each face only issues the compensating steps its own way.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable_core.config import ChildConfig
-from durable_core.errors import StepError, error_object_from_exception
-from durable_core.types import ErrorObject
+from durable_core.errors import StepError, ValidationError, error_object_from_exception
+from durable_core.operations._flow import Flow, run_flow
+from durable_core.operations.child import child_flow
+from durable_core.types import ErrorObject, OperationType
 
 if TYPE_CHECKING:
     from durable_core.context import DurableContext, StepContext
@@ -32,6 +38,9 @@ T = TypeVar("T")
 
 COMPENSATIONS_SUB_TYPE = "Compensations"
 _NAME_MAX = 256
+_COMPENSATIONS_CONFIG: ChildConfig[list[dict[str, Any]]] = ChildConfig(
+    sub_type=COMPENSATIONS_SUB_TYPE
+)
 
 
 @dataclass(frozen=True)
@@ -59,9 +68,16 @@ class CompensationResult:
 
 
 @dataclass(frozen=True)
-class _Compensation:
+class Compensation:
+    """A registered undo: run as the step ``name``; ``undo`` has the result bound in."""
+
     name: str
-    undo: Callable[[StepContext], None]
+    undo: Callable[[StepContext], Any]
+
+    def outcome(self, error: StepError | None) -> dict[str, Any]:
+        """How this compensation's outcome is recorded in the Compensations result."""
+        wire = None if error is None else error_object_from_exception(error).to_wire()
+        return {"name": self.name, "succeeded": error is None, "error": wire}
 
 
 class _Registry:
@@ -69,7 +85,7 @@ class _Registry:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pending: list[_Compensation] = []
+        self.pending: list[Compensation] = []
 
 
 _registries: weakref.WeakKeyDictionary[DurableContext, _Registry] = weakref.WeakKeyDictionary()
@@ -99,41 +115,44 @@ def compensation_name(step_name: str | None) -> str:
     return f"compensate-{step_name}"[:_NAME_MAX] if step_name else "compensate"
 
 
+def check_compensate(compensate: Any) -> None:
+    """Refuse a compensation that cannot be called, before its step runs."""
+    if not callable(compensate):
+        raise ValidationError("step_with_compensation needs a callable compensate")
+
+
 def register(
     ctx: DurableContext,
     step_name: str | None,
-    compensate: Callable[[T, StepContext], None],
+    compensate: Callable[[T, StepContext], Any],
     result: T,
 ) -> None:
     registry = _registry(ctx)
-    entry = _Compensation(
+    entry = Compensation(
         compensation_name(step_name), lambda step_ctx: compensate(result, step_ctx)
     )
     with registry.lock:
         registry.pending.append(entry)
 
 
-def run_compensations(ctx: DurableContext, name: str | None) -> CompensationResult:
+def take_pending(ctx: DurableContext) -> list[Compensation]:
+    """The compensations registered in ``ctx``, newest first; they are forgotten here."""
     registry = _registry(ctx)
     with registry.lock:
         pending = list(reversed(registry.pending))
         registry.pending.clear()
+    return pending
 
-    def undo_all(child: DurableContext) -> list[dict[str, Any]]:
-        recorded: list[dict[str, Any]] = []
-        for entry in pending:
-            try:
-                child.step(entry.undo, name=entry.name)
-            except StepError as exc:
-                error = error_object_from_exception(exc).to_wire()
-                recorded.append({"name": entry.name, "succeeded": False, "error": error})
-            else:
-                recorded.append({"name": entry.name, "succeeded": True, "error": None})
-        return recorded
 
-    recorded = ctx.run_in_child_context(
-        undo_all, name=name, config=ChildConfig(sub_type=COMPENSATIONS_SUB_TYPE)
-    )
+def compensations_flow(ctx: DurableContext, name: str | None) -> Flow[CompensationResult]:
+    """The Compensations child context, for any driver.
+
+    Its ``Body`` runs the pending compensations as steps and returns each one's
+    ``Compensation.outcome``; the recorded list is read back into the result, so a
+    replay returns the same outcomes without running anything.
+    """
+    call = ctx._call(OperationType.CONTEXT, COMPENSATIONS_SUB_TYPE, name)
+    recorded: list[dict[str, Any]] = yield from child_flow(ctx, call, _COMPENSATIONS_CONFIG)
     return CompensationResult(
         tuple(
             CompensationOutcome(
@@ -144,3 +163,20 @@ def run_compensations(ctx: DurableContext, name: str | None) -> CompensationResu
             for item in recorded
         )
     )
+
+
+def run_compensations(ctx: DurableContext, name: str | None) -> CompensationResult:
+    pending = take_pending(ctx)
+
+    def undo_all(child: DurableContext) -> list[dict[str, Any]]:
+        recorded: list[dict[str, Any]] = []
+        for entry in pending:
+            try:
+                child.step(entry.undo, name=entry.name)
+            except StepError as exc:
+                recorded.append(entry.outcome(exc))
+            else:
+                recorded.append(entry.outcome(None))
+        return recorded
+
+    return run_flow(compensations_flow(ctx, name), ctx._checkpointer, undo_all)
