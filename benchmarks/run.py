@@ -27,6 +27,7 @@ import os
 import platform
 import statistics
 import subprocess
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
@@ -592,22 +593,38 @@ def bench_checkpoints(n: int) -> list[Row]:
     ]
 
 
-# -- 5. cold import time -----------------------------------------------------------
+# -- 5. cold import time, 5b. cold start with the first invocation ------------------
+
+FIRST_INVOCATION = Path(__file__).resolve().parent / "first_invocation.py"
 
 
-def _import_seconds(code: str) -> float:
+def interpreter_env(cache: Path | None) -> dict[str, str]:
+    """The environment of a fresh interpreter: with ``cache``, bytecode is written to and
+    read from there (a deployed function ships its ``.pyc`` files); without, every module
+    is compiled from source on every start (no ``.pyc`` anywhere it looks)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if cache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "durable-bench-no-pyc")
+    else:
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
+def _import_seconds(code: str, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
     return time.perf_counter() - start
 
 
-def _importtime_us(module: str) -> float:
+def _importtime_us(module: str, env: dict[str, str] | None = None) -> float:
     """Cumulative µs of ``module`` in ``python -X importtime -c 'import module'``."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", f"import {module}"],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     for line in reversed(done.stderr.splitlines()):
         parts = [p.strip() for p in line.split("|")]
@@ -616,17 +633,29 @@ def _importtime_us(module: str) -> float:
     raise BenchError(f"no importtime line for {module}")
 
 
+IMPORTED = {"ours": "durable_closure", "theirs": "aws_durable_execution_sdk_python"}
+
+
 def bench_import(runs: int) -> list[Row]:
-    """Fresh interpreters importing what a Lambda function imports (medians)."""
-    modules = {"ours": "durable_closure", "theirs": "aws_durable_execution_sdk_python"}
-    for module in modules.values():  # compile .pyc files once, outside the measurement
-        _import_seconds(f"import {module}")
-    baseline = median([_import_seconds("pass") for _ in range(runs)])
-    wall = {
-        k: median([_import_seconds(f"import {m}") for _ in range(runs)]) for k, m in modules.items()
-    }
-    cumulative = {
-        k: median([_importtime_us(m) / 1e6 for _ in range(runs)]) for k, m in modules.items()
+    """Fresh interpreters importing what a Lambda function imports (medians), with the
+    bytecode cached as a deployment ships it, and compiled from source."""
+    with tempfile.TemporaryDirectory(prefix="durable-bench-pyc-") as cache:
+        cached = interpreter_env(Path(cache))
+        for module in IMPORTED.values():  # write the .pyc files, outside the measurement
+            _import_seconds(f"import {module}", cached)
+        baseline = median([_import_seconds("pass", cached) for _ in range(runs)])
+        wall = {
+            k: median([_import_seconds(f"import {m}", cached) for _ in range(runs)])
+            for k, m in IMPORTED.items()
+        }
+        cumulative = {
+            k: median([_importtime_us(m, cached) / 1e6 for _ in range(runs)])
+            for k, m in IMPORTED.items()
+        }
+    source = interpreter_env(None)
+    from_source = {
+        k: median([_import_seconds(f"import {m}", source) for _ in range(runs)])
+        for k, m in IMPORTED.items()
     }
     return [
         Row("import", "5", "cold start: python -c 'import …'", "ms", wall["ours"], wall["theirs"]),
@@ -646,6 +675,60 @@ def bench_import(runs: int) -> list[Row]:
             "ms",
             cumulative["ours"],
             cumulative["theirs"],
+        ),
+        Row(
+            "import_source",
+            "5",
+            "cold start without .pyc files (compiled from source)",
+            "ms",
+            from_source["ours"],
+            from_source["theirs"],
+        ),
+    ]
+
+
+def first_invocation(sdk: str, steps: int, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``benchmarks/first_invocation.py`` in a fresh interpreter: its JSON report."""
+    done = subprocess.run(
+        [sys.executable, str(FIRST_INVOCATION), sdk, str(steps)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def bench_first_invocation(runs: int, steps: int = 3) -> list[Row]:
+    """Cold start as a Lambda function's first invocation pays it: import the SDK, then
+    run a new execution of ``steps`` steps to completion (medians of fresh interpreters)."""
+    reports: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="durable-bench-pyc-") as cache:
+        env = interpreter_env(Path(cache))
+        for sdk in IMPORTED:
+            first_invocation(sdk, steps, env)  # write the .pyc files
+            reports[sdk] = [first_invocation(sdk, steps, env) for _ in range(runs)]
+    for sdk, runs_of_sdk in reports.items():
+        for report in runs_of_sdk:
+            if report["response"] != {"Status": "SUCCEEDED", "Result": str(sum(range(steps)))}:
+                raise BenchError(f"{sdk}: unexpected first response {report['response']!r}")
+
+    def med(key: str) -> dict[str, float]:
+        return {sdk: median([r[key] for r in rs]) for sdk, rs in reports.items()}
+
+    total, invoke, cpu = med("total_s"), med("invoke_s"), med("cpu_s")
+    label = f"import + first invocation ({steps} steps)"
+    return [
+        Row("first_total", "5b", label, "ms", total["ours"], total["theirs"]),
+        Row("first_cpu", "5b", f"{label}: CPU time", "ms", cpu["ours"], cpu["theirs"]),
+        Row(
+            "first_invoke",
+            "5b",
+            f"first invocation alone ({steps} steps, after the import)",
+            "ms",
+            invoke["ours"],
+            invoke["theirs"],
         ),
     ]
 
@@ -737,6 +820,8 @@ def run_all(sizes: Sizes, *, progress: Callable[[str], None] = print) -> Report:
     report.rows += bench_checkpoints(sizes.checkpoint_steps)
     progress(f"5. import time, median of {sizes.import_runs}")
     report.rows += bench_import(sizes.import_runs)
+    progress(f"5b. import + first invocation, median of {sizes.import_runs}")
+    report.rows += bench_first_invocation(sizes.import_runs)
     progress(f"6. {sizes.latency_steps} steps at {sizes.latency * 1e3:.0f} ms per checkpoint")
     report.rows += bench_latency(sizes.latency_steps, sizes.latency, sizes.latency_repeats)
     return report

@@ -10,8 +10,11 @@ checked too: a malformed operation is a typed error, and the event's records rep
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from durable_core import (
     StepSemantics,
     run_invocation,
 )
+from durable_core.typed import inferred_serdes
 from durable_core.types import OperationAction, OperationUpdate
 
 ROUND_TRIP = 0.012  # a network round trip
@@ -230,3 +234,89 @@ def test_by_default_a_result_is_persisted_before_the_step_returns() -> None:
 
     run_invocation(workflow, event, None, ExecutionOptions(backend=backend))
     assert seen == [1, 2, 3, 4]
+
+
+@dataclasses.dataclass
+class Parcel:
+    weight: int
+
+
+def _parcel_step(weight: int) -> Callable[[Any], Parcel]:
+    def body(step: Any) -> Parcel:
+        return Parcel(weight)
+
+    return body
+
+
+def test_step_bodies_made_by_one_factory_each_get_their_declared_type() -> None:
+    """The inferred serdes is cached by code: every closure of the factory still returns a
+    Parcel, on the first run and on replay."""
+    backend = MemoryBackend()
+    event = backend.start_execution(None)
+    seen: list[list[Any]] = []
+
+    def workflow(event: Any, ctx: DurableContext) -> None:
+        seen.append([ctx.step(_parcel_step(w)) for w in (1, 2, 3)])
+        ctx.wait(1)
+
+    options = ExecutionOptions(backend=backend)
+    assert run_invocation(workflow, event, None, options)["Status"] == "PENDING"
+    backend.fire_timers(event["DurableExecutionArn"])
+    run_invocation(workflow, backend.invocation_event(event["DurableExecutionArn"]), None, options)
+    assert seen == [[Parcel(1), Parcel(2), Parcel(3)]] * 2
+
+
+@dataclasses.dataclass
+class Letter:
+    text: str
+
+
+def test_the_same_code_in_other_globals_resolves_its_own_annotation() -> None:
+    """Two functions of equal code whose return annotation names another type in their
+    module: the cache keyed by code must not hand one the other's type."""
+    source = 'def body(step) -> "Item":\n    return None\n'
+    first: dict[str, Any] = {"Item": Parcel}
+    second: dict[str, Any] = {"Item": Letter}
+    exec(source, first)  # two modules defining the same function
+    exec(source, second)
+    assert first["body"].__code__ == second["body"].__code__
+    first_serdes, second_serdes = inferred_serdes(first["body"]), inferred_serdes(second["body"])
+    assert first_serdes is not None and first_serdes.tp is Parcel
+    assert second_serdes is not None and second_serdes.tp is Letter
+
+
+def test_every_public_name_resolves_to_its_module_object() -> None:
+    import durable_core
+    from durable_core.backends.memory import MemoryBackend as Memory
+    from durable_core.waits import fixed_wait
+
+    for name in durable_core.__all__:
+        assert getattr(durable_core, name) is not None, name
+    assert durable_core.MemoryBackend is Memory
+    assert durable_core.fixed_wait is fixed_wait
+    with pytest.raises(AttributeError):
+        durable_core.NoSuchName  # noqa: B018
+
+
+def test_a_cold_import_loads_none_of_the_rarely_used_parts() -> None:
+    """What docs/performance.md says a handler's import does not pay for."""
+    code = "import sys, durable_closure; print(' '.join(sorted(sys.modules)))"
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        ).stdout.split()
+    )
+    assert "durable_core" in loaded
+    assert not loaded & {
+        "asyncio",
+        "boto3",
+        "botocore",
+        "concurrent.futures",
+        "durable_core.aio",
+        "durable_core.batch",
+        "durable_core.combinators",
+        "durable_core.operations.callback",
+        "durable_core.operations.saga",
+        "durable_core.patches",
+        "durable_core.waits",
+    }

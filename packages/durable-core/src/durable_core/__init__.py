@@ -5,26 +5,10 @@ Most users import one of the style packages (``durable_closure``,
 ``run_invocation`` here. Import from this module, not from the private ones.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from durable_core.backends import (
-    CheckpointResponse,
-    DurableBackend,
-    LambdaBackend,
-    MemoryBackend,
-    StatePage,
-)
-from durable_core.batch import (
-    BatchItem,
-    BatchItemStatus,
-    BatchResult,
-    CompletionConfig,
-    CompletionReason,
-    MapConfig,
-    NestingType,
-    ParallelConfig,
-)
-from durable_core.combinators import AllBranchesFailedError, Winner
+from durable_core.backends.base import CheckpointResponse, DurableBackend, StatePage
 from durable_core.config import (
     CallbackConfig,
     ChildConfig,
@@ -63,42 +47,94 @@ from durable_core.execution import (
     run_invocation,
     use_backend,
 )
-from durable_core.operations.callback import Callback
-from durable_core.operations.saga import CompensationOutcome, CompensationResult
-from durable_core.payloads import (
-    MemoryPayloadStore,
-    Offload,
-    PayloadNotFoundError,
-    PayloadStore,
-    PayloadStoreError,
-    S3PayloadStore,
-)
 from durable_core.retries import Jitter, RetryDecision, RetryPolicy, exponential_backoff, no_retry
 from durable_core.serdes import ExtendedSerDes, JsonSerDes, SerDes
 from durable_core.typed import TypedSerDes
-from durable_core.waits import (
-    WaitDecision,
-    WaitStrategy,
-    WaitStrategyConfig,
-    condition,
-    create_wait_strategy,
-    exponential_wait,
-    fixed_wait,
-)
 
 if TYPE_CHECKING:
     from durable_core.aio import AsyncCallback, AsyncDurableContext
+    from durable_core.backends.lambda_backend import LambdaBackend
+    from durable_core.backends.memory import MemoryBackend
+    from durable_core.batch import (
+        BatchItem,
+        BatchItemStatus,
+        BatchResult,
+        CompletionConfig,
+        CompletionReason,
+        MapConfig,
+        NestingType,
+        ParallelConfig,
+    )
+    from durable_core.combinators import AllBranchesFailedError, Winner
+    from durable_core.operations.callback import Callback
+    from durable_core.operations.saga import CompensationOutcome, CompensationResult
+    from durable_core.payloads import (
+        MemoryPayloadStore,
+        Offload,
+        PayloadNotFoundError,
+        PayloadStore,
+        PayloadStoreError,
+        S3PayloadStore,
+    )
+    from durable_core.waits import (
+        WaitDecision,
+        WaitStrategy,
+        WaitStrategyConfig,
+        condition,
+        create_wait_strategy,
+        exponential_wait,
+        fixed_wait,
+    )
 
-# The asyncio face is imported on first use: a sync handler's cold start skips asyncio.
-_LAZY = {"AsyncCallback", "AsyncDurableContext"}
+# What only some handlers use is imported on first use, so a cold start pays only for
+# what its handler meets: asyncio (the async face), boto3 (LambdaBackend, when first
+# called), batches, combinators, callbacks, sagas, payload stores and wait strategies;
+# MemoryBackend is for tests.
+_LAZY = {
+    "durable_core.aio": ("AsyncCallback", "AsyncDurableContext"),
+    "durable_core.backends.lambda_backend": ("LambdaBackend",),
+    "durable_core.backends.memory": ("MemoryBackend",),
+    "durable_core.batch": (
+        "BatchItem",
+        "BatchItemStatus",
+        "BatchResult",
+        "CompletionConfig",
+        "CompletionReason",
+        "MapConfig",
+        "NestingType",
+        "ParallelConfig",
+    ),
+    "durable_core.combinators": ("AllBranchesFailedError", "Winner"),
+    "durable_core.operations.callback": ("Callback",),
+    "durable_core.operations.saga": ("CompensationOutcome", "CompensationResult"),
+    "durable_core.payloads": (
+        "MemoryPayloadStore",
+        "Offload",
+        "PayloadNotFoundError",
+        "PayloadStore",
+        "PayloadStoreError",
+        "S3PayloadStore",
+    ),
+    "durable_core.waits": (
+        "WaitDecision",
+        "WaitStrategy",
+        "WaitStrategyConfig",
+        "condition",
+        "create_wait_strategy",
+        "exponential_wait",
+        "fixed_wait",
+    ),
+}
+_LAZY_MODULE = {name: module for module, names in _LAZY.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from durable_core import aio
-
-        return getattr(aio, name)
-    raise AttributeError(f"module 'durable_core' has no attribute {name!r}")
+    module = _LAZY_MODULE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'durable_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
 __all__ = [

@@ -34,11 +34,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from durable_core._replay import CheckpointLog
-from durable_core.backends.base import DurableBackend
 from durable_core.errors import CheckpointError, SuspendExecution
 from durable_core.types import OperationType, OperationUpdate
+
+if TYPE_CHECKING:
+    from durable_core.backends.base import DurableBackend
 
 __all__ = ["Checkpointer"]
 

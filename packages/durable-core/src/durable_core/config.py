@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import typing_extensions
 
 from durable_core.errors import ValidationError
-from durable_core.payloads import Offload
 from durable_core.retries import RetryPolicy, RetryStrategy
-from durable_core.serdes import SerDes
-from durable_core.waits import WaitStrategy
+
+if TYPE_CHECKING:
+    from durable_core.payloads import Offload
+    from durable_core.serdes import SerDes
+    from durable_core.waits import WaitStrategy
 
 __all__ = [
     "CallbackConfig",

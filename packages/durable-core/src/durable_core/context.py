@@ -14,13 +14,11 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable_core._ids import IdNamespace
 from durable_core._replay import CheckpointLog, OperationCall, check_identity
-from durable_core.batch import BatchResult, Branch, MapConfig, ParallelConfig
 from durable_core.checkpoint import Checkpointer
-from durable_core.combinators import Winner
 from durable_core.config import (
     CallbackConfig,
     ChildConfig,
@@ -33,11 +31,18 @@ from durable_core.config import (
 )
 from durable_core.errors import BranchCancelled, ValidationError
 from durable_core.logger import ReplaySafeLogger, default_logger
-from durable_core.operations.callback import Callback
-from durable_core.operations.saga import CompensationResult
-from durable_core.plugins import PluginDispatcher
+from durable_core.operations.step import run_step
 from durable_core.typed import inferred_serdes
 from durable_core.types import Operation, OperationType
+
+if TYPE_CHECKING:
+    # What only some workflows use is imported by the method that uses it: a cold start
+    # does not pay for batches, callbacks, sagas, combinators or plugins it never meets.
+    from durable_core.batch import BatchResult, Branch, MapConfig, ParallelConfig
+    from durable_core.combinators import Winner
+    from durable_core.operations.callback import Callback
+    from durable_core.operations.saga import CompensationResult
+    from durable_core.plugins import PluginDispatcher
 
 __all__ = ["DurableContext", "StepContext"]
 
@@ -126,8 +131,6 @@ class DurableContext:
         A failure is retried per ``config.retry`` (the invocation suspends during the
         backoff); when retries are exhausted ``StepError`` is raised, identically on replay.
         """
-        from durable_core.operations.step import run_step
-
         config = typed_config(config or _DEFAULT_STEP, func)
         call = self._call(OperationType.STEP, config.sub_type or "Step", name)
         return run_step(self, call, func, config)
@@ -171,6 +174,7 @@ class DurableContext:
         branches are in flight, counting branches that are waiting. Failures do not
         raise: inspect the ``BatchResult`` or call ``throw_if_error()``.
         """
+        from durable_core.batch import Branch, ParallelConfig
         from durable_core.operations.batch import parallel_branch_name
 
         config = config or ParallelConfig()
@@ -186,6 +190,7 @@ class DurableContext:
         config: MapConfig[U] | None = None,
     ) -> BatchResult[T]:
         """Call ``func(ctx, item, index, items)`` for every item, each in a child context."""
+        from durable_core.batch import Branch, MapConfig
         from durable_core.operations.batch import map_item_name
 
         config = config or MapConfig()
@@ -231,9 +236,9 @@ class DurableContext:
     # -- engine plumbing ----------------------------------------------------------
 
     def _call(self, op_type: OperationType, sub_type: str, name: str | None) -> OperationCall:
-        return OperationCall(
-            self._ids.next_id(), op_type, sub_type, validate_name(name), self._parent_id
-        )
+        if name is not None:
+            name = validate_name(name)
+        return OperationCall(self._ids.next_id(), op_type, sub_type, name, self._parent_id)
 
     def _begin(self, call: OperationCall) -> Operation | None:
         """Look up and validate the record of ``call``; flip to executing at new work."""
@@ -246,7 +251,9 @@ class DurableContext:
             or (call.type is OperationType.STEP and not recorded.status.is_terminal)
         ):
             self._set_executing()
-        self._trace("start", call, recorded)
+        plugins = self._state.plugins
+        if plugins is not None:  # report the start to the plugins (tracing included)
+            plugins.operation_started(call, recorded)
         return recorded
 
     def _end(self, call: OperationCall, recorded: Operation | None, outcome: str) -> None:
@@ -256,7 +263,9 @@ class DurableContext:
             or self._ids.peek_id() not in self._state.log
         ):
             self._set_executing()
-        self._trace("end", call, recorded)
+        plugins = self._state.plugins
+        if plugins is not None:
+            plugins.operation_ended(call)
 
     def _set_executing(self) -> None:
         with self._replay_lock:
@@ -278,16 +287,6 @@ class DurableContext:
             lambda_context=self.lambda_context,
             cancel=cancel or self._cancel,
         )
-
-    def _trace(self, phase: str, call: OperationCall, recorded: Operation | None) -> None:
-        """Report an operation's start or end to the invocation's plugins (tracing included)."""
-        plugins = self._state.plugins
-        if plugins is None:
-            return
-        if phase == "start":
-            plugins.operation_started(call, recorded)
-        else:
-            plugins.operation_ended(call)
 
     def _attempt(
         self, call: OperationCall, attempt: int

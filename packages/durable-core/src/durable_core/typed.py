@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import types
 import typing
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -68,8 +69,7 @@ def _needs_validation(tp: Any) -> bool:
     return any(_needs_validation(arg) for arg in args if arg is not Ellipsis)
 
 
-@functools.lru_cache(maxsize=1024)
-def _serdes_for_code(func: Callable[..., Any]) -> TypedSerDes[Any] | None:
+def _resolved_serdes(func: Callable[..., Any]) -> TypedSerDes[Any] | None:
     try:
         tp = typing.get_type_hints(func).get("return")
     except Exception:  # an annotation that does not resolve: keep the default serdes
@@ -79,16 +79,49 @@ def _serdes_for_code(func: Callable[..., Any]) -> TypedSerDes[Any] | None:
     return TypedSerDes(tp)
 
 
+# What ``get_type_hints`` of a plain function returns depends only on its annotations and
+# its module's globals, not on the function object: a step body made by a factory is a
+# new object on every call (a closure, a lambda in a loop) with the same code. So the
+# answer is cached per code object (by id: hashing a code object hashes all of it; the
+# entry keeps the code alive, so the id is not reused), together with the annotations
+# and the globals it was resolved with, and used only when both are the same again.
+_CACHE_SIZE = 1024
+_Resolved = tuple[types.CodeType, dict[str, Any], dict[str, Any], "TypedSerDes[Any] | None"]
+_by_code: dict[int, _Resolved] = {}
+
+
+def _cached_for_function(func: types.FunctionType) -> TypedSerDes[Any] | None:
+    code, annotations, module = func.__code__, func.__annotations__, func.__globals__
+    hit = _by_code.get(id(code))
+    if hit is not None and hit[0] is code and hit[2] is module and hit[1] == annotations:
+        return hit[3]
+    serdes = _resolved_serdes(func)
+    if len(_by_code) >= _CACHE_SIZE:
+        _by_code.clear()
+    _by_code[id(code)] = (code, dict(annotations), module, serdes)
+    return serdes
+
+
+_serdes_for_callable = functools.lru_cache(maxsize=_CACHE_SIZE)(_resolved_serdes)
+
+
 def inferred_serdes(func: Callable[..., Any]) -> TypedSerDes[Any] | None:
     """The serdes the return annotation of ``func`` asks for, or None for the default.
 
     Cheap for the common case (a lambda or an unannotated function has no return
-    annotation); resolved annotations are cached per function.
+    annotation); resolved annotations are cached per code (plain functions) or per
+    callable (anything else).
     """
-    annotations = getattr(func, "__annotations__", None)
-    if not annotations or "return" not in annotations:
-        return None
+    if type(func) is types.FunctionType:  # a def or a lambda: checked without getattr
+        if "return" not in func.__annotations__:
+            return None
+        if "__wrapped__" not in func.__dict__:
+            return _cached_for_function(func)
+    else:
+        annotations = getattr(func, "__annotations__", None)
+        if not annotations or "return" not in annotations:
+            return None
     try:
-        return _serdes_for_code(func)
+        return _serdes_for_callable(func)
     except TypeError:  # an unhashable callable
-        return None
+        return _resolved_serdes(func)

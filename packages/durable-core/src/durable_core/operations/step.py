@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from durable_core._replay import Action, OperationCall, plan_step
+from durable_core._replay import Action, OperationCall, StepPlan, plan_step
 from durable_core.config import StepConfig, StepSemantics
 from durable_core.errors import (
     DurableError,
@@ -18,7 +18,7 @@ from durable_core.operations._flow import Body, Effect, Flow, Send, SendResult, 
 from durable_core.operations._updates import update_for
 from durable_core.payloads import checkpointed_payload, recorded_payload
 from durable_core.serdes import deserialize, serialize
-from durable_core.types import OperationAction, StepOptions
+from durable_core.types import Operation, OperationAction, StepOptions
 
 if TYPE_CHECKING:
     from durable_core.context import DurableContext, StepContext
@@ -32,23 +32,48 @@ def run_step(
     func: Callable[[StepContext], T],
     config: StepConfig[T],
 ) -> T:
-    return run_flow(step_flow(ctx, call, config), ctx._checkpointer, func)
+    """The sync step. A step that already succeeded (the whole of a replay, nearly) is
+    answered here, by the same decisions as ``step_flow``, without a flow to drive."""
+    recorded = ctx._begin(call)
+    plan = plan_step(recorded, config.semantics)
+    if plan.action is Action.RETURN:
+        try:
+            return _replayed(recorded, config, call.describe())
+        finally:
+            ctx._end(call, recorded, "replayed")
+    return run_flow(_planned_flow(ctx, call, config, recorded, plan), ctx._checkpointer, func)
 
 
 def step_flow(ctx: DurableContext, call: OperationCall, config: StepConfig[T]) -> Flow[T]:
     """The step, for any driver: the body is run where it yields ``Body((step_ctx,))``."""
-    from durable_core.context import StepContext
-
     recorded = ctx._begin(call)
     plan = plan_step(recorded, config.semantics)
+    return (yield from _planned_flow(ctx, call, config, recorded, plan))
+
+
+def _replayed(recorded: Operation | None, config: StepConfig[T], where: str) -> T:
+    """The recorded result of a succeeded step, read as the first run returned it."""
+    assert recorded is not None
+    payload = recorded.result
+    if config.offload is not None:
+        payload = recorded_payload(config.offload, payload, where)
+    replayed: T = None if payload is None else deserialize(config.serdes, payload, where)  # type: ignore[assignment]
+    return replayed
+
+
+def _planned_flow(
+    ctx: DurableContext,
+    call: OperationCall,
+    config: StepConfig[T],
+    recorded: Operation | None,
+    plan: StepPlan,
+) -> Flow[T]:
+    """The step after ``_begin`` looked up its record and ``plan_step`` decided."""
     where = call.describe()
     outcome = "replayed"
     try:
         if plan.action is Action.RETURN:
-            assert recorded is not None
-            payload = recorded_payload(config.offload, recorded.result, where)
-            replayed: T = None if payload is None else deserialize(config.serdes, payload, where)  # type: ignore[assignment]
-            return replayed
+            return _replayed(recorded, config, where)
         if plan.action is Action.RAISE:
             assert recorded is not None
             raise StepError.from_error_object(recorded.error)
@@ -67,6 +92,8 @@ def step_flow(ctx: DurableContext, call: OperationCall, config: StepConfig[T]) -
         if plan.send_start:
             at_most_once = config.semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY
             yield Send(update_for(call, OperationAction.START), sync=at_most_once)
+        from durable_core.context import StepContext
+
         step_ctx = StepContext(
             attempt=plan.attempt,
             operation_id=call.id,
