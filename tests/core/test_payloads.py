@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from durable_closure import run
-from durable_core import DurableContext, StepConfig
+from durable_core import DurableContext, ExecutionOptions, StepConfig
 from durable_core.payloads import (
     PAYLOAD_LIMIT_BYTES,
     MemoryPayloadStore,
@@ -120,3 +120,23 @@ def test_results_near_the_payload_limit_warn_on_the_budget_logger(
     (record,) = [r for r in caplog.records if r.name == "durable.budget"]
     assert "huge" in record.getMessage()
     assert record.limit_bytes == PAYLOAD_LIMIT_BYTES  # type: ignore[attr-defined]
+
+
+def test_an_execution_wide_offload_applies_to_every_step_without_its_own() -> None:
+    store = MemoryPayloadStore()
+    own_store = MemoryPayloadStore()
+    own: StepConfig[str] = StepConfig(offload=Offload(own_store, 10))
+
+    def wf(event: Any, ctx: DurableContext) -> list[int]:
+        first = ctx.step(lambda s: BIG, name="first")
+        second = ctx.step(lambda s: BIG, name="second", config=own)
+        ctx.wait(5, name="later")
+        return [len(first), len(second)]
+
+    options = ExecutionOptions(offload=Offload(store, 1000))
+    execution = start(run(wf, options=options))
+    assert execution.invoke()["Status"] == "PENDING"
+    execution.fire_timers()
+    assert execution.invoke() == {"Status": "SUCCEEDED", "Result": json.dumps([2004, 2004])}
+    # Each large result went to one store: the execution's, or the step's own.
+    assert len(store.objects) == 1 and len(own_store.objects) == 1

@@ -207,7 +207,7 @@ class AsyncDurableContext:
         On replay the recorded result is returned without running ``func``; failures
         are retried per ``config.retry`` exactly as ``DurableContext.step``.
         """
-        config = typed_config(config or StepConfig(), func)
+        config = self._core._state.step_config(config, func)
         call = self._core._call(OperationType.STEP, config.sub_type or "Step", name)
         return await self._drive(step_flow(self._core, call, config), func)
 

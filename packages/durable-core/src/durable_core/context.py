@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from durable_core.combinators import Winner
     from durable_core.operations.callback import Callback
     from durable_core.operations.saga import CompensationResult
+    from durable_core.payloads import Offload
     from durable_core.plugins import PluginDispatcher
 
 __all__ = ["DurableContext", "StepContext"]
@@ -71,12 +72,22 @@ class ExecutionState:
         *,
         logger: Any = None,
         plugins: PluginDispatcher | None = None,
+        offload: Offload | None = None,
     ) -> None:
         self.execution_arn = execution_arn
         self.log = log
         self.checkpointer = checkpointer
         self.base_logger = logger if logger is not None else default_logger()
         self.plugins = plugins
+        self.offload = offload
+
+    def step_config(self, config: StepConfig[T] | None, func: Callable[..., Any]) -> StepConfig[T]:
+        """The effective config of a step: the typed serdes its return annotation asks
+        for, and the execution's payload offload, unless the step sets its own."""
+        effective: StepConfig[T] = typed_config(config or _DEFAULT_STEP, func)
+        if effective.offload is None and self.offload is not None:
+            effective = dataclasses.replace(effective, offload=self.offload)
+        return effective
 
 
 class DurableContext:
@@ -131,7 +142,7 @@ class DurableContext:
         A failure is retried per ``config.retry`` (the invocation suspends during the
         backoff); when retries are exhausted ``StepError`` is raised, identically on replay.
         """
-        config = typed_config(config or _DEFAULT_STEP, func)
+        config = self._state.step_config(config, func)
         call = self._call(OperationType.STEP, config.sub_type or "Step", name)
         return run_step(self, call, func, config)
 
@@ -391,10 +402,9 @@ class DurableContext:
         Nothing extra is checkpointed: replay registers the compensation again.
         ``run_compensations`` runs what was registered.
         """
-        from durable_core.operations.saga import register
+        from durable_core.operations.saga import check_compensate, register
 
-        if not callable(compensate):
-            raise ValidationError("step_with_compensation needs a callable compensate")
+        check_compensate(compensate)
         result = self.step(func, name, config)
         register(self, validate_name(name), compensate, result)
         return result
@@ -439,7 +449,8 @@ class DurableContext:
 
         Returns the winner's index and value, or raises its error (``ChildContextError``).
         Branches still running stop at their next operation; a branch suspended in a
-        wait or a callback is never resumed. Sync only, like ``parallel``.
+        wait or a callback is never resumed. Also on ``AsyncDurableContext`` (awaited;
+        branches run as tasks).
         """
         from durable_core.combinators import race
 
@@ -449,7 +460,8 @@ class DurableContext:
         """Run the branches concurrently; return the first success (index and value).
 
         Failures are tolerated until every branch failed: then ``AllBranchesFailedError``
-        carries each branch's error. Sync only, like ``parallel``.
+        carries each branch's error. Also on ``AsyncDurableContext`` (awaited; branches
+        run as tasks).
         """
         from durable_core.combinators import any_of
 
@@ -460,7 +472,7 @@ class DurableContext:
     ) -> BatchResult[T]:
         """Run every branch to its end, whatever fails; return every outcome, by index.
 
-        Sync only, like ``parallel``.
+        Also on ``AsyncDurableContext`` (awaited; branches run as tasks).
         """
         from durable_core.combinators import all_settled
 

@@ -52,6 +52,7 @@ from durable_core.types import (
 
 if TYPE_CHECKING:
     from durable_core.aio import AsyncDurableContext
+    from durable_core.payloads import Offload
 
 __all__ = [
     "LAMBDA_RESPONSE_SIZE_LIMIT",
@@ -109,7 +110,10 @@ class ExecutionOptions:
     invocation). ``tracing`` adds the built-in tracing plugins
     (``durable_core.tracing``): a record per operation start and end on the
     ``durable.trace`` logger, and OpenTelemetry spans when ``opentelemetry-api`` is
-    installed. ``error_handler`` sees an exception the handler raised and returns a
+    installed. ``offload`` stores every step result above its threshold in a payload
+    store and checkpoints a reference (``durable_core.payloads``; a step's own
+    ``StepConfig.offload`` wins). ``error_handler`` (sync, or ``async def``: awaited on a
+    loop of its own) sees an exception the handler raised and returns a
     replacement result (or raises the error to report).
     """
 
@@ -120,6 +124,7 @@ class ExecutionOptions:
     error_handler: Callable[[Exception], Any] | None = None
     logger: Any = None
     plugins: Sequence[PluginEntry] = ()
+    offload: Offload | None = None
 
 
 def _resolve_backend(options: ExecutionOptions) -> DurableBackend:
@@ -220,7 +225,12 @@ def run_invocation(
     )
     plugins = _start_plugins(options, invocation, log, lambda_context)
     state = ExecutionState(
-        invocation.durable_execution_arn, log, checkpointer, logger=options.logger, plugins=plugins
+        invocation.durable_execution_arn,
+        log,
+        checkpointer,
+        logger=options.logger,
+        plugins=plugins,
+        offload=options.offload,
     )
     ctx = DurableContext(state, replaying=log.has_history(), lambda_context=lambda_context)
     if plugins is None:
