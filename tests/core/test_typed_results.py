@@ -92,3 +92,34 @@ def test_a_recorded_value_that_is_not_a_valid_model_is_a_serdes_error() -> None:
         assert "Order" in exc.message
     else:
         raise AssertionError("an invalid Order was accepted")
+
+
+def price(ctx: DurableContext, item: int, index: int, items: Any) -> Order:
+    return ctx.step(
+        lambda s: Order(id=item, total=item * 1.5, placed=dt.date(2026, 1, item)),
+        name="price",
+        config=StepConfig(serdes=TypedSerDes(Order)),
+    )
+
+
+def test_map_items_declared_as_models_come_back_typed_and_aws_reads_the_batch() -> None:
+    seen: list[list[Any]] = []
+
+    def wf(event: Any, ctx: DurableContext) -> list[float]:
+        orders = ctx.map([1, 2, 3], price, name="prices").get_results()
+        seen.append(orders)
+        ctx.wait(1)
+        return [o.total for o in orders]
+
+    driven = drive(run(wf))
+    assert json.loads(driven.final["Result"]) == [1.5, 3.0, 4.5]
+    assert len(seen) == 2  # first run, then the replay of the recorded batch
+    for orders in seen:
+        assert all(isinstance(o, Order) for o in orders)
+        assert [o.placed for o in orders] == [dt.date(2026, 1, d) for d in (1, 2, 3)]
+    recorded = driven.by_name("prices").result
+    assert recorded is not None
+    batch = ExtendedTypeSerDes().deserialize(recorded)
+    assert [item.result for item in batch.all] == [
+        {"id": d, "total": d * 1.5, "placed": f"2026-01-0{d}"} for d in (1, 2, 3)
+    ]

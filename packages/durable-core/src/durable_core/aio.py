@@ -69,10 +69,12 @@ from durable_core.operations._flow import (
 from durable_core.operations.batch import (
     BatchTally,
     BranchEvent,
+    batch_config,
     branch_call,
     item_config,
     map_item_name,
     parallel_branch_name,
+    typed_map_config,
 )
 from durable_core.operations.callback import (
     Callback,
@@ -254,7 +256,7 @@ class AsyncDurableContext:
         config: MapConfig[U] | None = None,
     ) -> BatchResult[T]:
         """Await ``func(ctx, item, index, items)`` for every item, each in a child context."""
-        config = config or MapConfig()
+        config = typed_map_config(config or MapConfig(), func)
         config.completion_config.validate_for(len(items))
         names = [map_item_name(config, item, i) for i, item in enumerate(items)]
         units = [lambda c, item=item, i=i: func(c, item, i, items) for i, item in enumerate(items)]
@@ -458,9 +460,7 @@ class AsyncDurableContext:
                 nesting=config.nesting_type,
             )
 
-        flow: Flow[BatchResult[Any]] = child_flow(
-            self._core, call, ChildConfig(serdes=config.serdes)
-        )
+        flow: Flow[BatchResult[Any]] = child_flow(self._core, call, batch_config(config))
         return await self._drive(flow, self._wrap(coordinate))
 
     async def _run_branches(

@@ -202,9 +202,9 @@ class DurableContext:
     ) -> BatchResult[T]:
         """Call ``func(ctx, item, index, items)`` for every item, each in a child context."""
         from durable_core.batch import Branch, MapConfig
-        from durable_core.operations.batch import map_item_name
+        from durable_core.operations.batch import map_item_name, typed_map_config
 
-        config = config or MapConfig()
+        config = typed_map_config(config or MapConfig(), func)
         config.completion_config.validate_for(len(items))
         units = [
             Branch(
@@ -223,7 +223,7 @@ class DurableContext:
         branches: list[Branch],
         config: ParallelConfig[Any] | MapConfig[Any],
     ) -> BatchResult[Any]:
-        from durable_core.operations.batch import item_config, run_branches
+        from durable_core.operations.batch import batch_config, item_config, run_branches
         from durable_core.operations.child import run_child
 
         call = self._call(OperationType.CONTEXT, sub_type, name)
@@ -239,9 +239,7 @@ class DurableContext:
                 nesting=config.nesting_type,
             )
 
-        result: BatchResult[Any] = run_child(
-            self, call, coordinate, ChildConfig(serdes=config.serdes)
-        )
+        result: BatchResult[Any] = run_child(self, call, coordinate, batch_config(config))
         return result
 
     # -- engine plumbing ----------------------------------------------------------

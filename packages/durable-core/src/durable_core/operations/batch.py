@@ -18,6 +18,7 @@ asyncio driver (``durable_core.aio``) shares: only the threads here are its task
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -42,9 +43,12 @@ from durable_core.config import ChildConfig
 from durable_core.errors import (
     BranchCancelled,
     DurableOperationError,
+    SerDesError,
     SuspendExecution,
     error_object_from_exception,
 )
+from durable_core.serdes import EXTENDED_SERDES
+from durable_core.typed import TypedSerDes, inferred_serdes
 from durable_core.types import ErrorObject, OperationType
 
 if TYPE_CHECKING:
@@ -136,6 +140,54 @@ def map_item_name(config: MapConfig[U], item: U, index: int) -> str:
 def item_config(config: ParallelConfig[Any] | MapConfig[Any]) -> ChildConfig[Any]:
     """The child config of each branch: its result encoded by ``item_serdes``."""
     return ChildConfig(serdes=config.item_serdes or config.serdes)
+
+
+class TypedBatchSerDes:
+    """A ``BatchResult`` whose item results are typed: each result is recorded as the JSON
+    data its ``TypedSerDes`` writes (AWS's SDK reads the batch with plain dicts), and read
+    back as instances of the item type."""
+
+    def __init__(self, item_serdes: TypedSerDes[Any]) -> None:
+        self.item_serdes = item_serdes
+
+    def serialize(self, value: BatchResult[Any]) -> str:
+        as_data = self._map(
+            value, lambda r: EXTENDED_SERDES.deserialize(self.item_serdes.serialize(r))
+        )
+        return EXTENDED_SERDES.serialize(as_data)
+
+    def deserialize(self, data: str) -> BatchResult[Any]:
+        recorded = EXTENDED_SERDES.deserialize(data)
+        if not isinstance(recorded, BatchResult):
+            raise SerDesError("the recorded value is not a batch result")
+        return self._map(
+            recorded, lambda d: self.item_serdes.deserialize(EXTENDED_SERDES.serialize(d))
+        )
+
+    @staticmethod
+    def _map(batch: BatchResult[Any], convert: Callable[[Any], Any]) -> BatchResult[Any]:
+        items = [
+            BatchItem(i.index, i.status, None if i.result is None else convert(i.result), i.error)
+            for i in batch.all
+        ]
+        return BatchResult(items, batch.completion_reason)
+
+
+def batch_config(config: ParallelConfig[Any] | MapConfig[Any]) -> ChildConfig[Any]:
+    """The child config of the batch itself: ``serdes``, or, when the items are typed,
+    a batch encoding that records each item as JSON data and reads it back typed."""
+    if config.serdes is None and isinstance(config.item_serdes, TypedSerDes):
+        return ChildConfig(serdes=TypedBatchSerDes(config.item_serdes))
+    return ChildConfig(serdes=config.serdes)
+
+
+def typed_map_config(config: MapConfig[U], func: Callable[..., Any]) -> MapConfig[U]:
+    """``config`` with the item serdes the map function's return annotation asks for
+    (a pydantic model, a dataclass...), unless a serdes is set."""
+    if config.item_serdes is not None or config.serdes is not None:
+        return config
+    serdes = inferred_serdes(func)
+    return config if serdes is None else dataclasses.replace(config, item_serdes=serdes)
 
 
 @dataclass(frozen=True, slots=True)
