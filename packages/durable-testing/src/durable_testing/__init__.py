@@ -5,12 +5,15 @@ fires timers in real or virtual time, takes callback answers, runs chained invok
 re-invokes crashed invocations and records the history in the format of
 ``GetDurableExecutionHistory``; ``SqliteStore`` lets an execution survive the process
 that started it. ``ServiceError`` is what the callback API raises (``.code`` is the
-Lambda API's error code).
+Lambda API's error code). ``DurableTestRunner`` runs one handler to completion with
+time skipped (the ``durable_runner`` pytest fixture hands one out); ``FaultyBackend``
+injects throttling, 5xx, lost answers, stale tokens and crashes into any backend.
 """
 
 from durable_core.backends.memory import ServiceError
 
 from durable_testing.clock import Clock, RealClock, VirtualClock
+from durable_testing.faults import Fault, FaultSchedule, FaultyBackend, SimulatedCrash
 from durable_testing.history import HistoryEvent
 from durable_testing.local_service import (
     ExecutionResult,
@@ -18,6 +21,7 @@ from durable_testing.local_service import (
     LocalService,
     PendingCallback,
 )
+from durable_testing.runner import DurableTestRunner, OperationResult, TestResult
 from durable_testing.stores import (
     ExecutionStatus,
     ExecutionStore,
@@ -29,18 +33,25 @@ from durable_testing.table import format_history_table
 
 __all__ = [
     "Clock",
+    "DurableTestRunner",
     "ExecutionResult",
     "ExecutionStatus",
     "ExecutionStore",
+    "Fault",
+    "FaultSchedule",
+    "FaultyBackend",
     "HistoryEvent",
     "LocalLambdaContext",
     "LocalService",
     "MemoryStore",
+    "OperationResult",
     "PendingCallback",
     "RealClock",
     "ServiceError",
+    "SimulatedCrash",
     "SqliteStore",
     "StoredExecution",
+    "TestResult",
     "VirtualClock",
     "format_history_table",
 ]
