@@ -15,7 +15,6 @@ install: uv
 	$(UV) sync --frozen --all-packages
 
 demo: install
-	rm -rf .demo
 	$(RUN) python examples/order_demo.py --store .demo/durable.sqlite3
 
 lint: install
