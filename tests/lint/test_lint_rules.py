@@ -50,7 +50,7 @@ def test_clean_handler_has_no_findings() -> None:
 
 
 def test_rule_codes_are_unique_and_sequential() -> None:
-    assert [rule.code for rule in RULES] == [f"DL00{n}" for n in range(1, 9)]
+    assert [rule.code for rule in RULES] == [f"DL00{n}" for n in range(1, 10)]
 
 
 def test_clock_inside_a_step_body_is_not_reported() -> None:

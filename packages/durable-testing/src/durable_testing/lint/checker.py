@@ -35,6 +35,7 @@ from durable_testing.lint.rules import (
     IO,
     MUTATING_METHODS,
     MUTATION_IN_STEP,
+    NOT_AWAITED,
     OPERATION_IN_STEP,
     PATH_IO_METHODS,
     STEP_OPERATIONS,
@@ -582,6 +583,31 @@ def _ignored_lines(source: str) -> dict[int, frozenset[str] | None]:
     return ignored
 
 
+def _not_awaited(module: _Module, function: ast.AsyncFunctionDef, path: str) -> list[Finding]:
+    """Operations of the async context called where their coroutine is certainly lost:
+    as a statement of its own, or as a condition (a coroutine is always true)."""
+    contexts = module.context_names(function)
+    lost: list[tuple[ast.Call, str]] = []
+    pending: list[ast.AST] = list(function.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _FUNCTION_TYPES):
+            continue  # nested functions are walked as durable code of their own
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            lost.append((node.value, "its result is dropped"))
+        elif isinstance(node, ast.If | ast.While | ast.IfExp) and isinstance(node.test, ast.Call):
+            lost.append((node.test, "it is used as a condition"))
+        pending.extend(ast.iter_child_nodes(node))
+    findings = []
+    for call, how in lost:
+        operation = module.operation_name(call, contexts)
+        if operation is not None:
+            line, column = call.lineno, call.col_offset + 1
+            detail = f"`{ast.unparse(call.func)}()` is not awaited ({how})"
+            findings.append(Finding(path, line, column, NOT_AWAITED.code, detail, NOT_AWAITED))
+    return findings
+
+
 def check_source(source: str, path: str = "<string>") -> list[Finding]:
     """Every finding in one module's source, in line order, minus silenced ones.
 
@@ -592,6 +618,8 @@ def check_source(source: str, path: str = "<string>") -> list[Finding]:
     for function in module.durable:
         if function not in module.step_bodies:
             _DurableVisitor(module, path, findings).walk_body(function)
+        if isinstance(function, ast.AsyncFunctionDef):
+            findings += _not_awaited(module, function, path)
     for body in module.step_bodies:
         _StepVisitor(module, path, findings, body).walk_body(body)
     ignored = _ignored_lines(source)

@@ -25,6 +25,7 @@ __all__ = [
     "IO",
     "MUTATING_METHODS",
     "MUTATION_IN_STEP",
+    "NOT_AWAITED",
     "OPERATION_IN_STEP",
     "PATH_IO_METHODS",
     "RANDOM",
@@ -98,6 +99,14 @@ BRANCH_ON_UNCHECKPOINTED = Rule(
     "compute the value inside a ctx.step and branch on the step's result",
 )
 
+NOT_AWAITED = Rule(
+    "DL009",
+    "not-awaited",
+    "calls an operation of the async context without awaiting it: the coroutine never "
+    "runs, so nothing is checkpointed (and as a condition it is always true)",
+    "await it: `await ctx.step(...)`, `if await ctx.patched(...)`",
+)
+
 RULES: tuple[Rule, ...] = (
     WALL_CLOCK,
     RANDOM,
@@ -107,6 +116,7 @@ RULES: tuple[Rule, ...] = (
     MUTATION_IN_STEP,
     OPERATION_IN_STEP,
     BRANCH_ON_UNCHECKPOINTED,
+    NOT_AWAITED,
 )
 
 _EXACT_CALLS: dict[str, Rule] = {
@@ -178,6 +188,11 @@ DURABLE_OPERATIONS = (
         "create_callback",
         "invoke",
         "run_compensations",
+        "patched",
+        "deprecate_patch",
+        "race",
+        "any",
+        "all_settled",
     }
 )
 """Every operation of a DurableContext: calling one is what makes a function durable."""
