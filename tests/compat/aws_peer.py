@@ -33,9 +33,9 @@ from aws_durable_execution_sdk_python.lambda_service import (
     OperationUpdate as AwsOperationUpdate,
 )
 from durable_core import CheckpointError, ExecutionOptions, MemoryBackend, run_invocation
+from durable_core.execution import LambdaHandler
 from durable_core.types import Operation, OperationUpdate
 
-LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 Invoker = Callable[["Run", dict[str, Any]], dict[str, Any]]
 
 

@@ -8,14 +8,12 @@ again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from durable_core import MemoryBackend, use_backend
+from durable_core.execution import LambdaHandler
 from durable_core.types import ErrorObject, Operation, OperationStatus, OperationType
-
-LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 
 @dataclass
@@ -58,6 +56,10 @@ class Execution:
 
     def fire_timers(self) -> None:
         assert self.backend.fire_timers(self.arn), "nothing to fire"
+
+    def updates(self) -> list[dict[str, Any]]:
+        """Every update this execution checkpointed, in the wire form, in order."""
+        return [u.to_wire() for call in self.backend.calls for u in call.updates]
 
     def calls_count(self) -> int:
         return sum(1 for call in self.backend.calls if call.execution_arn == self.arn)

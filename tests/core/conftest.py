@@ -6,15 +6,13 @@ core tests only need the service's checkpoint rules, which MemoryBackend owns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from durable_core import MemoryBackend, use_backend
+from durable_core.execution import LambdaHandler
 from durable_core.types import Operation
-
-LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 
 @dataclass

@@ -39,9 +39,9 @@ from durable_core import (
     use_backend,
 )
 from durable_core.aio import AsyncDurableContext
+from durable_core.execution import LambdaHandler
 from durable_core.types import OperationStatus, OperationType
 
-LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 NO_RETRY: StepConfig[Any] = StepConfig(retry=no_retry)
 MARKER_ID = hashlib.blake2b(b"patch:add-check").hexdigest()[:64]
 

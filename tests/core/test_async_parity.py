@@ -28,10 +28,9 @@ from durable_core import (
 )
 from durable_core.aio import AsyncDurableContext
 from durable_core.batch import MapConfig, ParallelConfig
+from durable_core.execution import LambdaHandler
 from durable_core.retries import Jitter
 from durable_core.types import OperationStatus, OperationType
-
-LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 # No jitter: the RETRY's delay is part of the stream compared.
 RETRY = StepConfig[str](

@@ -33,11 +33,6 @@ from durable_core.types import ErrorObject, OperationStatus, OperationType
 
 from ._service import start
 
-
-def updates_of(execution: Any) -> list[dict[str, Any]]:
-    return [u.to_wire() for call in execution.backend.calls for u in call.updates]
-
-
 # -- create_callback ----------------------------------------------------------------
 
 
@@ -51,7 +46,7 @@ def test_callback_start_is_persisted_and_the_id_handed_out_before_suspending() -
 
     execution = start(run(wf))
     assert execution.invoke()["Status"] == "PENDING"
-    (start_update,) = updates_of(execution)
+    (start_update,) = execution.updates()
     assert start_update == {
         "Id": operation_id(None, 1),
         "Name": "approval",
@@ -84,7 +79,7 @@ def test_callback_serdes_reads_the_payload() -> None:
 
     execution = start(run(wf))
     execution.invoke()
-    (start_update,) = updates_of(execution)
+    (start_update,) = execution.updates()
     assert start_update["CallbackOptions"] == {"TimeoutSeconds": 300, "HeartbeatTimeoutSeconds": 60}
     assert "Name" not in start_update
     execution.complete(
@@ -304,7 +299,7 @@ def test_submitter_is_retried_per_config() -> None:
 
     execution = start(run(wf))
     assert execution.invoke()["Status"] == "PENDING"
-    retry = next(u for u in updates_of(execution) if u["Action"] == "RETRY")
+    retry = next(u for u in execution.updates() if u["Action"] == "RETRY")
     assert retry["StepOptions"] == {"NextAttemptDelaySeconds": 3}
     execution.fire_timers()
     assert execution.invoke()["Status"] == "PENDING"
@@ -353,7 +348,7 @@ def test_timed_out_wait_for_callback_raises_callback_timeout_error_also_on_repla
     execution = start(run(wf))
     execution.invoke()
     (start_update,) = [
-        u for u in updates_of(execution) if u["Type"] == "CALLBACK" and u["Action"] == "START"
+        u for u in execution.updates() if u["Type"] == "CALLBACK" and u["Action"] == "START"
     ]
     assert start_update["CallbackOptions"] == {"TimeoutSeconds": 10, "HeartbeatTimeoutSeconds": 0}
     execution.complete(

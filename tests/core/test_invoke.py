@@ -26,10 +26,6 @@ from durable_core.types import ErrorObject, OperationStatus, OperationType
 from ._service import start
 
 
-def updates_of(execution: Any) -> list[dict[str, Any]]:
-    return [u.to_wire() for call in execution.backend.calls for u in call.updates]
-
-
 def test_invoke_starts_suspends_and_returns_the_result() -> None:
     def wf(event: Any, ctx: DurableContext) -> Any:
         receipt = ctx.invoke("charge-card", {"amount": 5, "items": [1, 2]}, name="charge")
@@ -37,7 +33,7 @@ def test_invoke_starts_suspends_and_returns_the_result() -> None:
 
     execution = start(run(wf))
     assert execution.invoke()["Status"] == "PENDING"
-    assert updates_of(execution) == [
+    assert execution.updates() == [
         {
             "Id": operation_id(None, 1),
             "Name": "charge",
@@ -72,7 +68,7 @@ def test_tenant_and_serdes_from_config() -> None:
 
     execution = start(run(wf))
     execution.invoke()
-    (update,) = updates_of(execution)
+    (update,) = execution.updates()
     assert update["ChainedInvokeOptions"] == {"FunctionName": "fn", "TenantId": "tenant-7"}
     assert json.loads(update["Payload"]) == {
         "t": "t",
@@ -92,7 +88,7 @@ def test_succeeded_without_result_returns_none() -> None:
 
     execution = start(run(wf))
     execution.invoke()
-    assert updates_of(execution)[0]["Payload"] == "null"
+    assert execution.updates()[0]["Payload"] == "null"
     execution.complete(execution.only(OperationType.CHAINED_INVOKE), OperationStatus.SUCCEEDED)
     assert json.loads(execution.invoke()["Result"]) == {"value": None}
 
@@ -160,7 +156,7 @@ def test_valid_function_names_are_accepted(function_name: str) -> None:
 
     execution = start(run(wf))
     assert execution.invoke()["Status"] == "PENDING"
-    assert updates_of(execution)[0]["ChainedInvokeOptions"]["FunctionName"] == function_name
+    assert execution.updates()[0]["ChainedInvokeOptions"]["FunctionName"] == function_name
 
 
 @pytest.mark.parametrize(
