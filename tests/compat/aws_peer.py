@@ -5,7 +5,7 @@ Shared by the compat tests (re-exported by ``tests/compat/conftest.py``) and by
 
 ``AwsServiceClient`` implements AWS's ``DurableServiceClient`` protocol on top of our
 ``MemoryBackend``: AWS's ``OperationUpdate``s go in through their PascalCase dict form
-(``to_dict`` -> our ``OperationUpdate.model_validate``) and our ``Operation``s come back
+(``to_dict`` -> our ``OperationUpdate.from_wire``) and our ``Operation``s come back
 through their boto3 form (``to_wire`` with datetimes -> their ``Operation.from_dict``).
 So every checkpoint either SDK sends is recorded in ``MemoryBackend.calls``, validated by
 the same service rules, and replayable by the other SDK.
@@ -66,7 +66,7 @@ def to_aws_operation(op: Operation) -> AwsOperation:
 
 
 def to_our_update(update: AwsOperationUpdate) -> OperationUpdate:
-    return OperationUpdate.model_validate(update.to_dict())
+    return OperationUpdate.from_wire(update.to_dict())
 
 
 class AwsServiceClient:

@@ -16,7 +16,7 @@ def test_operations_round_trip_through_aws_model() -> None:
     operations = run.operations()
     assert {op.type.value for op in operations} >= {"EXECUTION", "STEP", "WAIT", "CONTEXT"}
     for op in operations:
-        back = Operation.model_validate(to_aws_operation(op).to_dict())
+        back = Operation.from_wire(to_aws_operation(op).to_dict())
         assert back == op
 
 
@@ -27,4 +27,4 @@ def test_aws_updates_round_trip_through_our_model() -> None:
     raw = [u for call in run.aws_raw_updates for u in call]
     assert raw
     for update in raw:
-        assert OperationUpdate.model_validate(update).to_wire() == update
+        assert OperationUpdate.from_wire(update).to_wire() == update

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -203,8 +204,8 @@ def test_corrupt_recorded_payload_is_a_serdes_error() -> None:
         run(wf)(event, None)
     step = next(op for op in backend.operations(arn) if op.name == "s")
     assert step.step_details is not None
-    corrupt = step.model_copy(
-        update={"step_details": step.step_details.model_copy(update={"result": '{"t":"zz"}'})}
+    corrupt = dataclasses.replace(
+        step, step_details=dataclasses.replace(step.step_details, result='{"t":"zz"}')
     )
     backend.set_operation(arn, corrupt)
     backend.fire_timers(arn)

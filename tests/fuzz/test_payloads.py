@@ -6,6 +6,7 @@ operation on replay), never as another exception and never as a silently differe
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
 import json
 from typing import Any
@@ -97,8 +98,8 @@ def _replay_with_result(payload: str) -> tuple[dict[str, Any], list[Any]]:
         run(workflow)(event, None)
         step = next(op for op in backend.operations(arn) if op.name == "s")
         assert step.step_details is not None
-        details = step.step_details.model_copy(update={"result": payload})
-        backend.set_operation(arn, step.model_copy(update={"step_details": details}))
+        details = dataclasses.replace(step.step_details, result=payload)
+        backend.set_operation(arn, dataclasses.replace(step, step_details=details))
         backend.fire_timers(arn)
         seen.clear()
         with bounded():

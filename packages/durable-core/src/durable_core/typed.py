@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
-
-import pydantic
-import pydantic_core
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from durable_core.errors import SerDesError
 from durable_core.serdes import EXTENDED_SERDES
+
+if TYPE_CHECKING:
+    import pydantic
 
 __all__ = ["TypedSerDes", "inferred_serdes"]
 
@@ -32,13 +33,21 @@ _NATIVE: frozenset[Any] = frozenset({str, int, float, bool, bytes, type(None), A
 
 
 class TypedSerDes(Generic[T]):
-    """Serialise a ``tp`` as JSON data and validate it back into a ``tp``."""
+    """Serialise a ``tp`` as JSON data and validate it back into a ``tp``.
+
+    pydantic is imported here, when the first typed serdes is made, not with the SDK: a
+    handler without typed results does not pay its import on a cold start.
+    """
 
     def __init__(self, tp: type[T] | Any) -> None:
+        import pydantic
+
         self.tp = tp
         self._adapter: pydantic.TypeAdapter[T] = pydantic.TypeAdapter(tp)
 
     def serialize(self, value: T) -> str:
+        import pydantic_core
+
         try:
             data = self._adapter.dump_python(value, mode="json")
         except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
@@ -46,6 +55,8 @@ class TypedSerDes(Generic[T]):
         return EXTENDED_SERDES.serialize(data)
 
     def deserialize(self, data: str) -> T:
+        import pydantic
+
         try:
             return self._adapter.validate_python(EXTENDED_SERDES.deserialize(data))
         except pydantic.ValidationError as exc:
@@ -61,12 +72,16 @@ def _needs_validation(tp: Any) -> bool:
     """True when the default serdes would not give back a ``tp`` by itself."""
     if tp in _NATIVE or isinstance(tp, TypeVar):
         return False
-    if isinstance(tp, type) and (
-        issubclass(tp, pydantic.BaseModel) or dataclasses.is_dataclass(tp)
-    ):
+    if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or _is_pydantic_model(tp)):
         return True
     args = typing.get_args(tp)
     return any(_needs_validation(arg) for arg in args if arg is not Ellipsis)
+
+
+def _is_pydantic_model(tp: type) -> bool:
+    # A class can only be a pydantic model if pydantic was imported (by whoever defined it).
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and issubclass(tp, pydantic.BaseModel)
 
 
 def _resolved_serdes(func: Callable[..., Any]) -> TypedSerDes[Any] | None:

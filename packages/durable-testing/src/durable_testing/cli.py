@@ -377,7 +377,7 @@ def _saved_operations(document: Any) -> list[Operation]:
             "durable: the file holds no operations; save it with "
             "`durable history ARN --format json`"
         )
-    return [Operation.model_validate(op) for op in raw]
+    return [Operation.from_wire(op) for op in raw]
 
 
 def _cmd_budget(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ the invocation that sent them returns.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -175,8 +176,8 @@ def events_for_change(
         # As the service: no input is stored for a target it could not resolve.
         started = OperationChange(
             change.before,
-            op.model_copy(update={"status": OperationStatus.STARTED}),
-            update.model_copy(update={"payload": None}),
+            dataclasses.replace(op, status=OperationStatus.STARTED),
+            dataclasses.replace(update, payload=None),
         )
         return [
             _event(started, OperationStatus.STARTED, timestamp, None),

@@ -520,7 +520,7 @@ class LocalService:
             self._complete(execution, result=response.get("Result") or execution.result)
         elif status == "FAILED" and isinstance(response, dict):
             raw = response.get("Error")
-            error = ErrorObject.model_validate(raw) if isinstance(raw, dict) else execution.error
+            error = ErrorObject.from_wire(raw) if isinstance(raw, dict) else execution.error
             self._complete(execution, error=error or _error("Unknown", "the handler failed"))
         elif status == "PENDING":
             if (

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pydantic
-
 from durable_core.backends.base import CheckpointResponse, StatePage
 from durable_core.errors import CheckpointError
-from durable_core.types import Operation, OperationUpdate
+from durable_core.types import Operation, OperationUpdate, WireFormatError
 
 __all__ = ["LambdaBackend"]
 
@@ -130,10 +128,10 @@ class LambdaBackend:
 def _operations(raw: Any, api: str) -> list[Operation]:
     """Parse the operations of an answer; one the SDK cannot read is a CheckpointError."""
     try:
-        return [Operation.model_validate(op) for op in raw or ()]
-    except pydantic.ValidationError as exc:
+        return [Operation.from_wire(op) for op in raw or ()]
+    except WireFormatError as exc:
         raise CheckpointError(
-            f"{api} answered an operation this SDK cannot read: {exc.errors()[0]['msg']}",
+            f"{api} answered an operation this SDK cannot read: {exc}",
             retryable=False,
             error_code="MalformedResponse",
         ) from None

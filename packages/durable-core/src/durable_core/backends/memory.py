@@ -10,6 +10,7 @@ and persistence on top of it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -560,12 +561,12 @@ class MemoryBackend:
             if status.is_terminal:
                 changes["end_timestamp"] = self.clock()
             if current.type is OperationType.CALLBACK and current.callback_details:
-                changes["callback_details"] = current.callback_details.model_copy(
-                    update={"result": result, "error": error}
+                changes["callback_details"] = dataclasses.replace(
+                    current.callback_details, result=result, error=error
                 )
             if current.type is OperationType.CHAINED_INVOKE:
                 changes["chained_invoke_details"] = ChainedInvokeDetails(result=result, error=error)
-            return self.set_operation(arn, current.model_copy(update=changes))
+            return self.set_operation(arn, dataclasses.replace(current, **changes))
 
     def fire_timers(self, arn: str, until: dt.datetime | None = None) -> list[OperationChange]:
         """What the service does as time passes: started waits whose end is due succeed,

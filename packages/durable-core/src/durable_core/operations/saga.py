@@ -101,7 +101,7 @@ def _registry(ctx: DurableContext) -> _Registry:
 
 
 def _step_error(wire: dict[str, Any]) -> StepError:
-    error = ErrorObject.model_validate(wire)
+    error = ErrorObject.from_wire(wire)
     return StepError(
         error.error_message,
         error_type=error.error_type,

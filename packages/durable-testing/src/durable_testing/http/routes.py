@@ -85,7 +85,7 @@ class DurableApi:
     # -- the handler's side -------------------------------------------------------
 
     def checkpoint_durable_execution(self, params: dict[str, Any]) -> dict[str, Any]:
-        updates = [OperationUpdate.model_validate(u) for u in params.get("Updates") or ()]
+        updates = [OperationUpdate.from_wire(u) for u in params.get("Updates") or ()]
         with _backend_errors():
             answer = self.service.backend.checkpoint(
                 params["DurableExecutionArn"],
@@ -174,7 +174,7 @@ class DurableApi:
 
     def stop_durable_execution(self, params: dict[str, Any]) -> dict[str, Any]:
         arn = params["DurableExecutionArn"]
-        error = ErrorObject.model_validate(params["Error"]) if params.get("Error") else None
+        error = ErrorObject.from_wire(params["Error"]) if params.get("Error") else None
         self._stored(arn)
         with self.lock, _callback_errors():
             return {"StopTimestamp": self.service.stop(arn, error=error)}
@@ -185,7 +185,7 @@ class DurableApi:
         return {}
 
     def send_durable_execution_callback_failure(self, params: dict[str, Any]) -> dict[str, Any]:
-        error = ErrorObject.model_validate(params.get("Error") or {})
+        error = ErrorObject.from_wire(params.get("Error") or {})
         with self.lock, _callback_errors():
             self.service.send_callback_failure(
                 params["CallbackId"],

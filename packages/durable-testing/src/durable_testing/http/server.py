@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import pydantic
+from durable_core.types import WireFormatError
 
 from durable_testing.http.errors import ApiError, invalid_parameter
 from durable_testing.http.routes import START_EXECUTION_PATH, DurableApi, Route
@@ -213,7 +213,7 @@ class LambdaApiServer:
         try:
             params = decode_request(model, path_params, query, body)
             answer = self.api.handler(operation)(params)
-        except (RequestShapeError, pydantic.ValidationError) as exc:
+        except (RequestShapeError, WireFormatError) as exc:
             raise invalid_parameter(f"{operation}: {exc}") from None
         return int(model.http.get("responseCode", 200)), encode_response(model.output_shape, answer)
 
