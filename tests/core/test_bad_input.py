@@ -140,8 +140,10 @@ class FlakyBackend(MemoryBackend):
         super().__init__()
         self.failures = failures
         self.retryable = retryable
+        self.attempts = 0
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        self.attempts += 1
         if self.failures:
             self.failures -= 1
             raise CheckpointError("ThrottlingException", retryable=self.retryable)
@@ -171,10 +173,16 @@ def test_failing_checkpoint_keeps_the_buffer_and_raises() -> None:
     with pytest.raises(CheckpointError):
         checkpointer.send(update, sync=True)
     assert checkpointer.pending == 1
+    # The invocation is over: every other thread's send or flush raises the same error
+    # at once, instead of each retrying a service that just refused.
     backend.failures = 0
-    checkpointer.flush()
-    assert checkpointer.pending == 0
-    assert backend.calls[-1].updates == (update,)
+    attempts = backend.attempts
+    with pytest.raises(CheckpointError):
+        checkpointer.flush()
+    with pytest.raises(CheckpointError):
+        checkpointer.send(update, sync=False)
+    assert backend.attempts == attempts
+    assert checkpointer.pending == 1
 
 
 def test_stale_token_is_rejected_by_the_service() -> None:

@@ -17,6 +17,10 @@ CheckpointDurableExecution calls as the semantics allow:
 * ``flush()`` runs before every suspension and before the handler returns; it also
   waits for the background sender, so no update and no thread outlives it.
 
+One call is in flight at a time. Concurrent branches (parallel, map) that checkpoint
+while it is in flight share the next call (group commit), as AWS's background
+checkpointer batches them.
+
 Updates are persisted in the order they were sent, whatever the path: a lost
 pipelined result loses only results sent after it too, and replay re-runs exactly
 those steps (see docs/performance.md, "Semantics kept").
@@ -48,6 +52,10 @@ __all__ = ["Checkpointer"]
 # CheckpointDurableExecution bounds a request; stay well below it.
 _MAX_UPDATES_PER_CALL = 250
 _MAX_BYTES_PER_CALL = 750 * 1024
+# While branches run concurrently, a sender waits this share of a round trip (at most
+# _MAX_LINGER) before sending, so updates other branches are about to make join the call.
+_LINGER_SHARE = 0.05
+_MAX_LINGER = 0.001
 
 
 class Checkpointer:
@@ -75,11 +83,34 @@ class Checkpointer:
         self.max_attempts = max_attempts
         self.calls = 0
         self._sleep = sleep
+        # One condition guards the buffer, the counters and the single in-flight call.
+        # Updates are numbered as they are queued; a synchronous send waits until the
+        # number of persisted updates reaches its own. Whoever finds no call in flight
+        # sends everything buffered so far (group commit): concurrent branches that
+        # checkpoint while a call is in flight share the next call, and a thread whose
+        # update a call already carried returns without a call of its own.
+        self._cond = threading.Condition()
         self._buffer: list[OperationUpdate] = []
-        self._buffer_lock = threading.Lock()
-        self._send_lock = threading.Lock()
+        self._queued = 0
+        self._persisted = 0
+        self._in_flight = False
         self._sender: threading.Thread | None = None
         self._failure: BaseException | None = None
+        self._branches = 0
+        # The last call's duration; until one is measured, the service counts as slow.
+        self._round_trip = _MAX_LINGER / _LINGER_SHARE
+
+    def count_branches(self, delta: int) -> None:
+        """Count the concurrent branches (parallel, map) submitted and not yet ended.
+
+        While more than one is, a sender lingers a moment so that the updates the others
+        are about to make share its call (PostgreSQL's commit_delay with commit_siblings;
+        AWS's checkpointer waits 1 ms for the same reason). Branches count from their
+        submission, not their thread's start, so the first calls of a map already wait
+        for the branches whose threads are still starting.
+        """
+        with self._cond:
+            self._branches += delta
 
     @property
     def pending(self) -> int:
@@ -87,11 +118,14 @@ class Checkpointer:
         return len(self._buffer)
 
     def send(self, update: OperationUpdate, *, sync: bool) -> None:
-        self._raise_failure()
-        with self._buffer_lock:
+        with self._cond:
+            self._raise_failure()
             self._buffer.append(update)
+            self._queued += 1
+            number = self._queued
         if sync:
-            self.flush()
+            self._persist_through(number)
+            self._raise_failure()
             if self.revoked:
                 raise SuspendExecution("the service revoked the checkpoint token")
 
@@ -104,9 +138,8 @@ class Checkpointer:
         if self.batch:
             self.send(update, sync=False)
         elif pipelined and self.pipeline:
-            self._raise_failure()
-            with self._buffer_lock:
-                self._buffer.append(update)
+            self.send(update, sync=False)
+            with self._cond:
                 if self._sender is None:
                     self._sender = threading.Thread(
                         target=self._send_in_background, name="durable-checkpoint", daemon=True
@@ -116,39 +149,60 @@ class Checkpointer:
             self.send(update, sync=True)
 
     def flush(self) -> None:
-        self._flush()
+        with self._cond:
+            queued = self._queued
+        self._persist_through(queued)
         sender = self._sender
         if sender is not None and sender is not threading.current_thread():
             sender.join()
         self._raise_failure()
 
-    def _flush(self) -> None:
-        with self._send_lock:
-            self._raise_failure()
-            while not self.revoked:
-                with self._buffer_lock:
-                    chunk = self._next_chunk()
-                if not chunk:
-                    return
-                self._call(chunk)
-                with self._buffer_lock:
-                    del self._buffer[: len(chunk)]
+    def _persist_through(self, number: int) -> None:
+        """Return once the first ``number`` updates queued are persisted (or the token is
+        revoked); send them if no call is in flight, else wait for the one that is."""
+        cond = self._cond
+        lingered = False
+        with cond:
+            while self._persisted < number and not self.revoked:
+                self._raise_failure()
+                if self._in_flight:
+                    cond.wait()
+                    continue
+                if self._branches > 1 and not lingered:
+                    lingered = True
+                    cond.wait(min(_MAX_LINGER, self._round_trip * _LINGER_SHARE))
+                    continue
+                chunk = self._next_chunk()
+                self._in_flight = True
+                cond.release()
+                try:
+                    self._call(chunk)
+                except BaseException as exc:
+                    # The invocation ends: every thread waiting, or sending later, raises
+                    # it too. The buffer stays intact; nothing is marked persisted.
+                    self._failure = self._failure or exc
+                    raise
+                finally:
+                    cond.acquire()
+                    self._in_flight = False
+                    cond.notify_all()
+                del self._buffer[: len(chunk)]
+                self._persisted += len(chunk)
 
     def _send_in_background(self) -> None:
-        while True:
-            with self._buffer_lock:
-                if not self._buffer:
-                    self._sender = None
-                    return
-            try:
-                self._flush()
-            except BaseException as exc:
-                # The buffer is intact; the handler's thread raises this at its next send or
-                # flush, and the invocation ends as after a failed synchronous call.
-                with self._buffer_lock:
-                    self._failure = self._failure or exc
-                    self._sender = None
-                return
+        try:
+            while True:
+                with self._cond:
+                    if self._persisted >= self._queued or self.revoked:
+                        self._sender = None
+                        return
+                    queued = self._queued
+                self._persist_through(queued)
+        except BaseException:
+            # Recorded by _persist_through, with the buffer intact: the handler's thread
+            # raises it at its next send or flush, as after a failed synchronous call.
+            with self._cond:
+                self._sender = None
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -168,6 +222,7 @@ class Checkpointer:
     def _call(self, updates: list[OperationUpdate]) -> None:
         client_token = str(uuid.uuid4())
         for attempt in range(1, self.max_attempts + 1):
+            started = time.perf_counter()
             try:
                 response = self.backend.checkpoint(
                     self.execution_arn, self.token, updates, client_token
@@ -178,6 +233,7 @@ class Checkpointer:
                 self._sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
                 continue
             self.calls += 1
+            self._round_trip = time.perf_counter() - started
             if response.checkpoint_token:
                 self.token = response.checkpoint_token
             elif not any(u.type is OperationType.EXECUTION for u in updates):

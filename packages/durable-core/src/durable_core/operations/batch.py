@@ -22,7 +22,7 @@ import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -104,18 +104,23 @@ def run_branches(
             events.put(BranchEvent.of_error(index, exc, checkpointer.calls))
         else:
             events.put(BranchEvent.of_success(index, value))
+        finally:
+            checkpointer.count_branches(-1)
 
     pool = ThreadPoolExecutor(max_workers=tally.limit, thread_name_prefix="durable-branch")
+    submitted: list[Future[None]] = []
     try:
         while not tally.complete():
-            for index in tally.start_next() + tally.resume_or_suspend():
-                pool.submit(work, index)
+            runnable = tally.start_next() + tally.resume_or_suspend()
+            checkpointer.count_branches(len(runnable))
+            submitted += (pool.submit(work, index) for index in runnable)
             tally.record(events.get())
     finally:
         cancel.set()
         # Branches still running stop at their next operation; wait for them so no
         # thread outlives the invocation or checkpoints after the batch completed.
         pool.shutdown(wait=True, cancel_futures=True)
+        checkpointer.count_branches(-sum(future.cancelled() for future in submitted))
     while not events.empty():
         tally.record_raced(events.get_nowait())
     return tally.result()

@@ -1,0 +1,203 @@
+"""Group commit: concurrent branches share checkpoint calls, one call in flight at a time.
+
+A synchronous send returns once its own update is persisted. Whoever finds no call in
+flight sends everything buffered; a thread whose update an earlier call carried returns
+at once instead of queueing behind calls made for others' updates. Each call here waits
+for the test to open its gate, so what is in flight when is chosen, not timed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from durable_closure import run
+from durable_core import (
+    CheckpointError,
+    CheckpointResponse,
+    DurableContext,
+    MemoryBackend,
+    ParallelConfig,
+    use_backend,
+)
+from durable_core._replay import CheckpointLog
+from durable_core.checkpoint import Checkpointer
+from durable_core.types import OperationAction, OperationStatus, OperationType, OperationUpdate
+
+PATIENCE = 10.0  # seconds a test waits for a thread that should get there
+
+
+class GatedBackend(MemoryBackend):
+    """Each checkpoint call waits until the test opens its gate (call i, gate i)."""
+
+    def __init__(self, calls: int, fail: set[int] | None = None) -> None:
+        super().__init__()
+        self.gates = [threading.Event() for _ in range(calls)]
+        self.fail = fail or set()
+        self.entered: list[list[str]] = []
+
+    def checkpoint(
+        self,
+        execution_arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointResponse:
+        index = len(self.entered)
+        self.entered.append([u.id for u in updates])
+        assert self.gates[index].wait(PATIENCE), f"call {index} was never let through"
+        if index in self.fail:
+            raise CheckpointError("refused", retryable=False)
+        return super().checkpoint(execution_arn, checkpoint_token, updates, client_token)
+
+
+def _eventually(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.001)
+
+
+def _update(op_id: str) -> OperationUpdate:
+    return OperationUpdate(id=op_id, type=OperationType.STEP, action=OperationAction.START)
+
+
+def _checkpointer(backend: MemoryBackend) -> Checkpointer:
+    event = backend.start_execution(None)
+    return Checkpointer(
+        backend, event["DurableExecutionArn"], event["CheckpointToken"], CheckpointLog()
+    )
+
+
+def _send_in_thread(checkpointer: Checkpointer, op_id: str) -> tuple[threading.Thread, list[Any]]:
+    outcome: list[Any] = []
+
+    def send() -> None:
+        try:
+            checkpointer.send(_update(op_id), sync=True)
+            outcome.append("persisted")
+        except CheckpointError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_updates_queued_during_a_call_share_the_next_and_their_senders_do_not_wait_for_more() -> (
+    None
+):
+    backend = GatedBackend(calls=3)
+    checkpointer = _checkpointer(backend)
+    a, _ = _send_in_thread(checkpointer, "a")
+    _eventually(lambda: len(backend.entered) == 1)
+    senders = [_send_in_thread(checkpointer, op_id) for op_id in "bcd"]
+    _eventually(lambda: checkpointer.pending == 4)  # a in flight, b c d queued behind it
+
+    backend.gates[0].set()
+    a.join(PATIENCE)
+    _eventually(lambda: len(backend.entered) == 2)
+    assert backend.entered[1] == ["b", "c", "d"]  # one call for the three
+
+    # e is queued while [b, c, d] is in flight: it needs a call of its own, but b, c and d
+    # must not wait for it.
+    e, e_outcome = _send_in_thread(checkpointer, "e")
+    _eventually(lambda: checkpointer.pending == 4)
+    backend.gates[1].set()
+    for thread, outcome in senders:
+        thread.join(PATIENCE)
+        assert outcome == ["persisted"]
+    _eventually(lambda: len(backend.entered) == 3)
+    assert backend.entered[2] == ["e"]
+    assert e_outcome == []  # still in flight, its gate closed
+
+    backend.gates[2].set()
+    e.join(PATIENCE)
+    assert e_outcome == ["persisted"]
+    assert checkpointer.calls == 3
+    assert checkpointer.pending == 0
+
+
+def test_a_failed_call_fails_every_sender_waiting_and_keeps_the_buffer() -> None:
+    backend = GatedBackend(calls=1, fail={0})
+    checkpointer = _checkpointer(backend)
+    first = _send_in_thread(checkpointer, "a")
+    _eventually(lambda: len(backend.entered) == 1)
+    waiting = [_send_in_thread(checkpointer, op_id) for op_id in "bc"]
+    _eventually(lambda: checkpointer.pending == 3)
+    backend.gates[0].set()
+    for thread, outcome in [first, *waiting]:
+        thread.join(PATIENCE)
+        assert len(outcome) == 1 and isinstance(outcome[0], CheckpointError)
+    assert len(backend.entered) == 1  # nobody retried a call the service refused
+    assert checkpointer.pending == 3  # nothing marked persisted: the next invocation redoes it
+
+
+def test_each_branch_step_is_persisted_before_it_returns_and_branches_share_calls() -> None:
+    """The default guarantee holds under group commit, across concurrent branches."""
+    branches = 6
+    backend = MemoryBackend()
+    event = backend.start_execution(None)
+    arn = event["DurableExecutionArn"]
+    status_at_return: dict[int, OperationStatus] = {}
+    all_bodies_done = threading.Barrier(branches)
+
+    def branch(i: int) -> Callable[[DurableContext], int]:
+        def body(ctx: DurableContext) -> int:
+            def work(_: Any) -> int:
+                all_bodies_done.wait(PATIENCE)  # every step result is ready at once
+                return i
+
+            value = ctx.step(work, name=f"s{i}")
+            (op,) = (op for op in backend.operations(arn) if op.name == f"s{i}")
+            status_at_return[i] = op.status
+            return value
+
+        return body
+
+    def workflow(event: Any, ctx: DurableContext) -> int:
+        batch = ctx.parallel(
+            [branch(i) for i in range(branches)], config=ParallelConfig(max_concurrency=branches)
+        )
+        return sum(batch.get_results())
+
+    with use_backend(backend):
+        response = run(workflow)(event, None)
+    assert response == {"Status": "SUCCEEDED", "Result": str(sum(range(branches)))}
+    assert status_at_return == {i: OperationStatus.SUCCEEDED for i in range(branches)}
+    # Without sharing, each branch makes at least two calls of its own (its step's and
+    # its context's result).
+    assert len(backend.calls) < 2 * branches
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_nothing_is_sent_twice_and_order_is_kept(flush: bool) -> None:
+    backend = MemoryBackend()
+    checkpointer = _checkpointer(backend)
+    threads = [
+        threading.Thread(
+            target=lambda k=k: [
+                checkpointer.send(_update(f"{k}-{j}"), sync=j % 2 == 0) for j in range(20)
+            ]
+        )
+        for k in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(PATIENCE)
+    if flush:
+        checkpointer.flush()
+    sent = [u.id for call in backend.calls for u in call.updates]
+    assert len(sent) == len(set(sent))
+    for k in range(4):
+        mine = [int(op_id.split("-")[1]) for op_id in sent if op_id.startswith(f"{k}-")]
+        assert mine == sorted(mine)  # each thread's updates in the order it sent them
+    if flush:
+        assert len(sent) == 80
+    else:
+        # The last synchronous send of each thread (j = 18) persisted it and all before.
+        assert all(f"{k}-18" in sent for k in range(4))
