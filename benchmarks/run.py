@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_durable_execution_sdk_python.config import Duration
+from aws_durable_execution_sdk_python.config import MapConfig as AwsMapConfig
 from aws_durable_execution_sdk_python.execution import (
     DurableExecutionInvocationInput,
     DurableExecutionInvocationInputWithClient,
@@ -47,12 +48,15 @@ from aws_durable_execution_sdk_python.lambda_service import (
 from durable_core import (
     CheckpointResponse,
     ExecutionOptions,
+    MapConfig,
     MemoryBackend,
     StatePage,
     run_invocation,
 )
 from durable_core._ids import operation_id
+from durable_core.execution import LambdaHandler
 from durable_core.types import OperationAction, OperationType, OperationUpdate
+from durable_testing import ExecutionStatus, LocalService
 
 from tests.compat.aws_peer import AwsServiceClient
 
@@ -412,20 +416,20 @@ def completed_log(n: int) -> tuple[MeteredBackend, str]:
     return backend, arn
 
 
-def replay_once(
+def invoke_once(
     invoke: Invoke,
     backend: MeteredBackend,
-    arn: str,
-    n: int,
+    event: dict[str, Any],
+    result: str,
     *,
     memory: bool,
     gc_off: bool = False,
 ) -> tuple[Timed, int]:
-    """One replay invocation, and (``memory=True``, then timing is distorted) its
-    tracemalloc peak in bytes, counted from after the event was built: the event is the
-    input the service hands over, not the SDK's allocation. ``gc_off`` disables the cyclic
-    garbage collector during the invocation, to show how much of the time is its."""
-    event = backend.invocation_event(arn)
+    """One invocation that must succeed with ``result``, and (``memory=True``, then timing
+    is distorted) its tracemalloc peak in bytes, counted from after the event was built:
+    the event is the input the service hands over, not the SDK's allocation. ``gc_off``
+    disables the cyclic garbage collector during the invocation, to show how much of the
+    time is its."""
     gc.collect()
     if gc_off:
         gc.disable()
@@ -433,7 +437,7 @@ def replay_once(
         tracemalloc.start()
         tracemalloc.reset_peak()
     try:
-        timed = check(invoke(backend, event), "SUCCEEDED", expected_result(n))
+        timed = check(invoke(backend, event), "SUCCEEDED", result)
         peak = tracemalloc.get_traced_memory()[1] if memory else 0
     finally:
         if memory:
@@ -441,6 +445,36 @@ def replay_once(
         if gc_off:
             gc.enable()
     return timed, peak
+
+
+def replay_once(
+    invoke: Invoke,
+    backend: MeteredBackend,
+    arn: str,
+    n: int,
+    *,
+    memory: bool = False,
+    gc_off: bool = False,
+) -> tuple[Timed, int]:
+    """One replay invocation of the log of ``n`` steps (``invoke_once``)."""
+    event = backend.invocation_event(arn)
+    return invoke_once(invoke, backend, event, expected_result(n), memory=memory, gc_off=gc_off)
+
+
+def skipped_as_too_slow(
+    report: Report, what: str, n: int, previous: int, seconds: float, limit: float
+) -> bool:
+    """Whether ``what`` (size ``n``) is predicted to take ``limit`` s or more in a single
+    run: the ``seconds`` of size ``previous`` scaled linearly with a x1.5 margin. If so, a
+    note says it was skipped (a full ``make bench`` must stay a matter of minutes)."""
+    predicted = seconds * n / previous * 1.5
+    if predicted < limit:
+        return False
+    report.notes.append(
+        f"{what} skipped: a single run is predicted to take "
+        f"{predicted:.0f} s (>= {limit:.0f} s) for the slower SDK."
+    )
+    return True
 
 
 def bench_replay_logs(sizes: Sequence[int], repeats: int, limit: float = 60.0) -> Report:
@@ -453,26 +487,20 @@ def bench_replay_logs(sizes: Sequence[int], repeats: int, limit: float = 60.0) -
     peaks: dict[int, dict[str, float]] = {}
     previous: int | None = None
     for n in sizes:
-        if previous is not None:
-            predicted = max(wall[previous].values()) * n / previous * 1.5
-            if predicted >= limit:
-                report.notes.append(
-                    f"Replay of {n:,} operations skipped: a single run is predicted to take "
-                    f"{predicted:.0f} s (>= {limit:.0f} s) for the slower SDK."
-                )
-                break
+        if previous is not None and skipped_as_too_slow(
+            report, f"Replay of {n:,} operations", n, previous, max(wall[previous].values()), limit
+        ):
+            break
         wall[n], cpu[n], no_gc[n], peaks[n] = {}, {}, {}, {}
         for name, invoke in (("ours", our_steps(n)), ("theirs", their_steps(n))):
             backend, arn = completed_log(n)
             runs = [
-                replay_once(invoke, backend, arn, n, memory=False)[0]
+                replay_once(invoke, backend, arn, n)[0]
                 for _ in range(1 if n >= 100_000 else repeats)
             ]
             wall[n][name] = median([t.seconds for t in runs])
             cpu[n][name] = median([t.cpu_seconds for t in runs])
-            no_gc[n][name] = replay_once(invoke, backend, arn, n, memory=False, gc_off=True)[
-                0
-            ].seconds
+            no_gc[n][name] = replay_once(invoke, backend, arn, n, gc_off=True)[0].seconds
             peaks[n][name] = replay_once(invoke, backend, arn, n, memory=True)[1]
             del backend, runs
         report.rows += [
@@ -777,6 +805,228 @@ def bench_latency(n: int, latency: float, repeats: int) -> list[Row]:
     ]
 
 
+# -- 7. map with a 20 ms round trip, 8. a large map ----------------------------------
+
+
+def _doubled(ctx: Any, item: int, index: int, items: Sequence[int]) -> int:
+    """A map item: one step returning ``item * 2``, so that every item checkpoints."""
+    return int(ctx.step(_constant(item * 2)))
+
+
+def map_workflow(n: int, config: Any) -> Workflow:
+    """``ctx.map`` over ``range(n)`` with ``config`` (each SDK's own ``MapConfig``, same
+    fields); the handler returns the sum of the items' results."""
+
+    def workflow(event: Any, ctx: Any) -> int:
+        batch = ctx.map(list(range(n)), _doubled, config=config)
+        batch.throw_if_error()
+        return sum(batch.get_results())
+
+    return workflow
+
+
+def our_map(n: int, concurrency: int, *, batch: bool = False, pipeline: bool = False) -> Invoke:
+    config = MapConfig[int](max_concurrency=concurrency)
+    return ours(map_workflow(n, config), batch=batch, pipeline=pipeline)
+
+
+def their_map(n: int, concurrency: int) -> Invoke:
+    return theirs(map_workflow(n, AwsMapConfig[int](max_concurrency=concurrency)))
+
+
+def expected_map_result(n: int) -> str:
+    return json.dumps(sum(2 * i for i in range(n)))
+
+
+def bench_map_latency(
+    n: int, concurrency: int, latency: float, repeats: int, single_run_over: float = 10.0
+) -> list[Row]:
+    """Items per second of a map whose every checkpoint call costs ``latency`` seconds, and
+    the checkpoint calls it made (medians of ``repeats``). A variant whose first run takes
+    ``single_run_over`` s or more runs once: it is bound by round trips, so its noise is
+    small, and repeating it would make ``make bench`` long."""
+    rate: dict[str, float] = {}
+    calls: dict[str, float] = {}
+    variants = (
+        ("ours", our_map(n, concurrency)),
+        ("ours_pipelined", our_map(n, concurrency, pipeline=True)),
+        ("ours_batch", our_map(n, concurrency, batch=True)),
+        ("theirs", their_map(n, concurrency)),
+    )
+    for name, invoke in variants:
+        rates: list[float] = []
+        counts: list[float] = []
+        for _ in range(repeats):
+            backend = MeteredBackend(latency=latency)
+            event = backend.start_execution({})
+            timed = check(invoke(backend, event), "SUCCEEDED", expected_map_result(n))
+            rates.append(n / timed.seconds)
+            counts.append(checkpoint_traffic(backend, event["DurableExecutionArn"])[0])
+            if timed.seconds >= single_run_over:
+                break
+        rate[name], calls[name] = median(rates), median(counts)
+    label = f"map items/s, {n:,} items, concurrency {concurrency}, {latency * 1e3:.0f} ms"
+    return [
+        Row("map_latency", "7", label, "/s", rate["ours"], rate["theirs"]),
+        Row(
+            "map_latency_pipelined",
+            "7",
+            label,
+            "/s",
+            rate["ours_pipelined"],
+            rate["theirs"],
+            note="ours pipeline_checkpoints=True",
+        ),
+        Row(
+            "map_latency_batch",
+            "7",
+            label,
+            "/s",
+            rate["ours_batch"],
+            rate["theirs"],
+            note="ours batch_checkpoints=True",
+        ),
+        Row(
+            "map_latency_calls",
+            "7",
+            f"map checkpoint calls, {n:,} items",
+            "n",
+            calls["ours"],
+            calls["theirs"],
+        ),
+    ]
+
+
+def fresh_map(invoke: Invoke, n: int, *, memory: bool = False) -> tuple[Timed, int]:
+    """A new execution of the map over ``n`` items, on a backend of its own (``invoke_once``)."""
+    backend = MeteredBackend()
+    event = backend.start_execution({})
+    return invoke_once(invoke, backend, event, expected_map_result(n), memory=memory)
+
+
+def bench_map_large(
+    sizes: Sequence[int], concurrency: int, repeats: int, limit: float = 60.0
+) -> Report:
+    """A fresh execution mapping over each size of items, no latency: wall time, CPU time
+    (medians of ``repeats``) and tracemalloc peak (a separate run). A size is skipped when
+    the previous size's slower SDK predicts a run of ``limit`` s or more."""
+    report = Report()
+    wall: dict[int, dict[str, float]] = {}
+    previous: int | None = None
+    for n in sizes:
+        if previous is not None and skipped_as_too_slow(
+            report, f"Map over {n:,} items", n, previous, max(wall[previous].values()), limit
+        ):
+            break
+        wall[n], cpu, peak = {}, {}, {}
+        for name, invoke in (
+            ("ours", our_map(n, concurrency)),
+            ("theirs", their_map(n, concurrency)),
+        ):
+            runs = [fresh_map(invoke, n)[0] for _ in range(repeats)]
+            wall[n][name] = median([t.seconds for t in runs])
+            cpu[name] = median([t.cpu_seconds for t in runs])
+            peak[name] = fresh_map(invoke, n, memory=True)[1]
+        label = f"map over {n:,} items, concurrency {concurrency}"
+        report.rows += [
+            Row(f"map_{n}", "8", f"{label}: time", "s", wall[n]["ours"], wall[n]["theirs"]),
+            Row(f"map_{n}_cpu", "8", f"{label}: CPU time", "s", cpu["ours"], cpu["theirs"]),
+            Row(f"map_{n}_mem", "8", f"{label}: peak memory", "MiB", peak["ours"], peak["theirs"]),
+        ]
+        previous = n
+    return report
+
+
+# -- 9. a whole execution on LocalService --------------------------------------------
+
+
+def local_handlers(workflow: Workflow, service: LocalService) -> dict[str, LambdaHandler]:
+    """The Lambda handler of each SDK for ``service`` (``ours``, ``theirs``).
+
+    Ours reaches the service as every API style does on ``LocalService``: through
+    ``use_backend``, which ``LocalService`` sets around each invocation. AWS's handler is
+    given its service client the way ``theirs`` does it, over the service's backend."""
+    aws_handler = durable_execution(workflow)
+    inject = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input
+
+    def our_handler(event: Any, lambda_context: Any) -> dict[str, Any]:
+        return run_invocation(workflow, event, lambda_context, ExecutionOptions())
+
+    def their_handler(event: Any, lambda_context: Any) -> dict[str, Any]:
+        parsed = DurableExecutionInvocationInput.from_json_dict(event)
+        client = AwsServiceClient(service.backend)
+        return dict(aws_handler(inject(parsed, client), lambda_context))
+
+    return {"ours": our_handler, "theirs": their_handler}
+
+
+class ServiceClock:
+    """Counts the seconds spent in one backend object's ``checkpoint`` and ``get_state``,
+    the calls an SDK makes (on ``LocalService`` they include its history and its store),
+    by wrapping the two bound methods of that object: ``LocalService`` builds its backend
+    itself, so the class cannot be swapped."""
+
+    def __init__(self, backend: MemoryBackend) -> None:
+        self.seconds = 0.0
+        for name in ("checkpoint", "get_state"):
+            setattr(backend, name, self._timed(getattr(backend, name)))
+
+    def _timed(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return timed
+
+
+def bench_local_service(n: int, repeats: int) -> list[Row]:
+    """``n`` steps then a 1 s wait, run to completion by ``LocalService`` (virtual clock):
+    the first invocation suspends on the wait, the service fires it and re-invokes, the
+    second replays the steps and returns. Wall and CPU time of ``LocalService.run`` (both
+    invocations and the service's own work), and the same minus the time in the service's
+    checkpoint and state calls, medians of ``repeats``."""
+    wall: dict[str, list[float]] = {"ours": [], "theirs": []}
+    sdk: dict[str, list[float]] = {"ours": [], "theirs": []}
+    cpu: dict[str, list[float]] = {"ours": [], "theirs": []}
+    waits = {"ours": 1, "theirs": Duration.from_seconds(1)}
+    for _ in range(repeats):
+        for name, wait in waits.items():
+            service = LocalService()
+            service.register(name, local_handlers(steps_workflow(n, wait), service)[name])
+            clock = ServiceClock(service.backend)
+            gc.collect()
+            cpu_start = time.process_time()
+            start = time.perf_counter()
+            result = service.run(name)
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - cpu_start)
+            sdk[name].append(wall[name][-1] - clock.seconds)
+            outcome = (result.status, result.result_payload, result.invocations)
+            if outcome != (ExecutionStatus.SUCCEEDED, expected_result(n), 2):
+                raise BenchError(
+                    f"{name} on LocalService: expected SUCCEEDED in 2 invocations "
+                    f"with {expected_result(n)}, got {outcome!r}"
+                )
+    label = f"LocalService: {n} steps + 1 s wait, 2 invocations"
+    return [
+        Row("local", "9", label, "ms", median(wall["ours"]), median(wall["theirs"])),
+        Row(
+            "local_cpu", "9", f"{label}: CPU time", "ms", median(cpu["ours"]), median(cpu["theirs"])
+        ),
+        Row(
+            "local_sdk",
+            "9",
+            f"{label}: minus the service's checkpoint/state calls",
+            "ms",
+            median(sdk["ours"]),
+            median(sdk["theirs"]),
+        ),
+    ]
+
+
 # -- the run -----------------------------------------------------------------------
 
 
@@ -791,6 +1041,12 @@ class Sizes:
     latency_steps: int = 50
     latency: float = 0.02
     latency_repeats: int = 3
+    map_items: int = 1_000
+    map_concurrency: int = 50
+    map_repeats: int = 3
+    map_sizes: tuple[int, ...] = (1_000, 10_000)
+    local_steps: int = 100
+    local_repeats: int = 7
 
 
 QUICK = Sizes(
@@ -803,6 +1059,12 @@ QUICK = Sizes(
     latency_steps=3,
     latency=0.02,
     latency_repeats=1,
+    map_items=20,
+    map_concurrency=5,
+    map_repeats=1,
+    map_sizes=(20, 100),
+    local_steps=5,
+    local_repeats=1,
 )
 
 
@@ -824,6 +1086,18 @@ def run_all(sizes: Sizes, *, progress: Callable[[str], None] = print) -> Report:
     report.rows += bench_first_invocation(sizes.import_runs)
     progress(f"6. {sizes.latency_steps} steps at {sizes.latency * 1e3:.0f} ms per checkpoint")
     report.rows += bench_latency(sizes.latency_steps, sizes.latency, sizes.latency_repeats)
+    progress(
+        f"7. map over {sizes.map_items:,} items at {sizes.latency * 1e3:.0f} ms per checkpoint"
+    )
+    report.rows += bench_map_latency(
+        sizes.map_items, sizes.map_concurrency, sizes.latency, sizes.map_repeats
+    )
+    progress(f"8. map over {', '.join(f'{n:,}' for n in sizes.map_sizes)} items")
+    large = bench_map_large(sizes.map_sizes, sizes.map_concurrency, sizes.map_repeats)
+    report.rows += large.rows
+    report.notes += large.notes
+    progress(f"9. {sizes.local_steps} steps + wait on LocalService x {sizes.local_repeats}")
+    report.rows += bench_local_service(sizes.local_steps, sizes.local_repeats)
     return report
 
 

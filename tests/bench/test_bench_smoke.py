@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_durable_execution_sdk_python.config import Duration
+from durable_testing import ExecutionStatus, LocalService
 
 from benchmarks import run as bench
 
@@ -86,6 +88,48 @@ def test_batching_makes_fewer_calls_with_the_same_updates() -> None:
 
 def test_latency_figure_runs() -> None:
     rows = bench.bench_latency(2, 0.001, 1)
+    assert all(r.ours and r.theirs for r in rows)
+
+
+def test_map_figures_run_both_sdks_to_the_same_sum() -> None:
+    rows = bench.bench_map_latency(6, 3, 0.001, 1)
+    assert [r.key for r in rows] == [
+        "map_latency",
+        "map_latency_pipelined",
+        "map_latency_batch",
+        "map_latency_calls",
+    ]
+    assert all(r.ours and r.theirs for r in rows)
+    report = bench.bench_map_large((6, 12), 3, 1)
+    assert [r.key for r in report.rows] == [
+        f"map_{n}{key}" for n in (6, 12) for key in ("", "_cpu", "_mem")
+    ]
+    assert all(r.ours and r.theirs for r in report.rows)
+    assert not report.notes
+
+
+def test_map_sizes_predicted_too_slow_are_skipped() -> None:
+    report = bench.bench_map_large((4, 1_000_000_000), 2, 1, limit=1.0)
+    assert [r.key for r in report.rows] == ["map_4", "map_4_cpu", "map_4_mem"]
+    assert report.notes and "Map over 1,000,000,000 items skipped" in report.notes[0]
+
+
+def test_both_sdks_run_the_same_execution_on_local_service() -> None:
+    """Each SDK's handler, on a service of its own, suspends on the wait, is re-invoked
+    and ends with the same result and the same history."""
+    results = {}
+    for name, wait in (("ours", 1), ("theirs", Duration.from_seconds(1))):
+        service = LocalService()
+        handlers = bench.local_handlers(bench.steps_workflow(3, wait), service)
+        service.register(name, handlers[name])
+        results[name] = service.run(name)
+    for result in results.values():
+        assert result.status is ExecutionStatus.SUCCEEDED
+        assert result.result_payload == bench.expected_result(3)
+        assert result.invocations == 2
+    assert results["ours"].event_types == results["theirs"].event_types
+    rows = bench.bench_local_service(2, 1)
+    assert [r.key for r in rows] == ["local", "local_cpu", "local_sdk"]
     assert all(r.ours and r.theirs for r in rows)
 
 
