@@ -319,4 +319,7 @@ def test_a_cold_import_loads_none_of_the_rarely_used_parts() -> None:
         "durable_core.operations.saga",
         "durable_core.patches",
         "durable_core.waits",
+        "pydantic",
+        "pydantic_core",
+        "typing_extensions",
     }
