@@ -8,14 +8,16 @@ for the test to open its gate, so what is in flight when is chosen, not timed.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 from durable_closure import run
 from durable_core import (
+    AsyncDurableContext,
     CheckpointError,
     CheckpointResponse,
     DurableContext,
@@ -136,36 +138,62 @@ def test_a_failed_call_fails_every_sender_waiting_and_keeps_the_buffer() -> None
     assert checkpointer.pending == 3  # nothing marked persisted: the next invocation redoes it
 
 
-def test_each_branch_step_is_persisted_before_it_returns_and_branches_share_calls() -> None:
-    """The default guarantee holds under group commit, across concurrent branches."""
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_each_branch_step_is_persisted_before_it_returns_and_branches_share_calls(
+    api: str,
+) -> None:
+    """The default guarantee holds under group commit, across concurrent branches, for
+    branches as threads (sync API) and as tasks (async API)."""
     branches = 6
     backend = MemoryBackend()
     event = backend.start_execution(None)
     arn = event["DurableExecutionArn"]
     status_at_return: dict[int, OperationStatus] = {}
     all_bodies_done = threading.Barrier(branches)
+    all_tasks_done = asyncio.Barrier(branches)
+
+    def work(i: int) -> Callable[[Any], int]:
+        def body(_: Any) -> int:
+            all_bodies_done.wait(PATIENCE)  # every step result is ready at once
+            return i
+
+        return body
+
+    def returned(i: int) -> None:
+        (op,) = (op for op in backend.operations(arn) if op.name == f"s{i}")
+        status_at_return[i] = op.status
 
     def branch(i: int) -> Callable[[DurableContext], int]:
         def body(ctx: DurableContext) -> int:
-            def work(_: Any) -> int:
-                all_bodies_done.wait(PATIENCE)  # every step result is ready at once
-                return i
-
-            value = ctx.step(work, name=f"s{i}")
-            (op,) = (op for op in backend.operations(arn) if op.name == f"s{i}")
-            status_at_return[i] = op.status
+            value = ctx.step(work(i), name=f"s{i}")
+            returned(i)
             return value
 
         return body
 
+    def async_branch(i: int) -> Callable[[AsyncDurableContext], Awaitable[int]]:
+        async def async_work(_: Any) -> int:
+            await asyncio.wait_for(all_tasks_done.wait(), PATIENCE)
+            return i
+
+        async def body(ctx: AsyncDurableContext) -> int:
+            value = await ctx.step(async_work, name=f"s{i}")
+            returned(i)
+            return value
+
+        return body
+
+    config = ParallelConfig[int](max_concurrency=branches)
+
     def workflow(event: Any, ctx: DurableContext) -> int:
-        batch = ctx.parallel(
-            [branch(i) for i in range(branches)], config=ParallelConfig(max_concurrency=branches)
-        )
+        return sum(ctx.parallel([branch(i) for i in range(branches)], config=config).get_results())
+
+    async def async_workflow(event: Any, ctx: AsyncDurableContext) -> int:
+        batch = await ctx.parallel([async_branch(i) for i in range(branches)], config=config)
         return sum(batch.get_results())
 
     with use_backend(backend):
-        response = run(workflow)(event, None)
+        response = run(workflow if api == "sync" else async_workflow)(event, None)
     assert response == {"Status": "SUCCEEDED", "Result": str(sum(range(branches)))}
     assert status_at_return == {i: OperationStatus.SUCCEEDED for i in range(branches)}
     # Without sharing, each branch makes at least two calls of its own (its step's and

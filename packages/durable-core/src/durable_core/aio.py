@@ -102,16 +102,24 @@ __all__ = ["AsyncCallback", "AsyncDurableContext", "run_async_handler", "run_awa
 T = TypeVar("T")
 U = TypeVar("U")
 
+# Tasks checkpointing at once beyond this wait for a thread (they would wait for the one
+# call in flight anyway).
+_CHECKPOINT_THREADS = 32
+
 
 class _Runtime:
-    """What the contexts of one async invocation share: the checkpoint worker thread.
+    """What the contexts of one async invocation share: the checkpoint worker threads.
 
-    One thread, so checkpoint calls keep the order the operations issued them in
-    (the order a sync run of the same workflow sends them).
+    A checkpoint may block on the network, so it runs off the loop. Each task awaits its
+    own checkpoints one after the other, so its updates keep the order it issued them in;
+    concurrent tasks (parallel, map branches) checkpoint from threads of their own, so
+    the checkpointer's group commit lets them share calls, as threads of the sync API do.
     """
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-checkpoint")
+        self._executor = ThreadPoolExecutor(
+            max_workers=_CHECKPOINT_THREADS, thread_name_prefix="durable-checkpoint"
+        )
 
     async def checkpoint(self, checkpointer: Checkpointer, effect: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -501,11 +509,14 @@ class AsyncDurableContext:
                 events.put_nowait(BranchEvent.of_error(index, exc))
             else:
                 events.put_nowait(BranchEvent.of_success(index, value))
+            finally:
+                checkpointer.count_branches(-1)
 
         tasks: list[asyncio.Task[None]] = []
         try:
             while not tally.complete():
                 runnable = tally.start_next() + tally.resume_or_suspend()
+                checkpointer.count_branches(len(runnable))
                 tasks.extend(asyncio.create_task(work(index)) for index in runnable)
                 tally.record(await events.get())
         finally:
