@@ -764,6 +764,18 @@ def bench_first_invocation(runs: int, steps: int = 3) -> list[Row]:
 # -- 6. steps per second with a 20 ms round trip -----------------------------------
 
 
+def mode_rows(key: str, figure: str, label: str, rate: dict[str, float]) -> list[Row]:
+    """The rows of a rate measured for ours in each checkpoint mode against AWS's."""
+    return [
+        Row(f"{key}{suffix}", figure, label, "/s", rate[f"ours{suffix}"], rate["theirs"], note=note)
+        for suffix, note in (
+            ("", ""),
+            ("_pipelined", "ours pipeline_checkpoints=True"),
+            ("_batch", "ours batch_checkpoints=True"),
+        )
+    ]
+
+
 def bench_latency(n: int, latency: float, repeats: int) -> list[Row]:
     """Sequential steps per second when every checkpoint call costs ``latency`` seconds."""
     rate: dict[str, float] = {}
@@ -782,27 +794,7 @@ def bench_latency(n: int, latency: float, repeats: int) -> list[Row]:
             samples.append(n / timed.seconds)
         rate[name] = median(samples)
     label = f"steps/s, {n} steps, {latency * 1e3:.0f} ms per checkpoint"
-    return [
-        Row("latency", "6", label, "/s", rate["ours"], rate["theirs"]),
-        Row(
-            "latency_pipelined",
-            "6",
-            label,
-            "/s",
-            rate["ours_pipelined"],
-            rate["theirs"],
-            note="ours pipeline_checkpoints=True",
-        ),
-        Row(
-            "latency_batch",
-            "6",
-            label,
-            "/s",
-            rate["ours_batch"],
-            rate["theirs"],
-            note="ours batch_checkpoints=True",
-        ),
-    ]
+    return mode_rows("latency", "6", label, rate)
 
 
 # -- 7. map with a 20 ms round trip, 8. a large map ----------------------------------
@@ -867,25 +859,7 @@ def bench_map_latency(
         rate[name], calls[name] = median(rates), median(counts)
     label = f"map items/s, {n:,} items, concurrency {concurrency}, {latency * 1e3:.0f} ms"
     return [
-        Row("map_latency", "7", label, "/s", rate["ours"], rate["theirs"]),
-        Row(
-            "map_latency_pipelined",
-            "7",
-            label,
-            "/s",
-            rate["ours_pipelined"],
-            rate["theirs"],
-            note="ours pipeline_checkpoints=True",
-        ),
-        Row(
-            "map_latency_batch",
-            "7",
-            label,
-            "/s",
-            rate["ours_batch"],
-            rate["theirs"],
-            note="ours batch_checkpoints=True",
-        ),
+        *mode_rows("map_latency", "7", label, rate),
         Row(
             "map_latency_calls",
             "7",
