@@ -141,6 +141,26 @@ def test_results_file_and_table(tmp_path: Path) -> None:
     assert "aws-durable-execution-sdk-python" in text
     assert "| 4 | checkpoint calls, 2 steps | 2 | 2 | 1.00 |" in text
     assert "a note" in text
+    # Batch mode made 1 call where AWS's SDK made 2: 0.50, above the 0.1 target.
+    assert "| checkpoint calls, 100 steps, batch mode, ours/AWS | ≤ 0.1 | 0.50 | no |" in text
+    assert "| cold import (bytecode cached), ours/AWS | ≤ 0.5 | not run |  |" in text
+
+
+def test_every_target_names_a_row_the_figures_make() -> None:
+    """A renamed row would leave its target "not run" in every results.md."""
+    full = bench.Sizes().logs[-1]
+    made = {
+        row.key.replace("_100_", f"_{full}_")
+        for row in [
+            *bench.bench_execute(2, 1),
+            *bench.bench_replay_steps(2, 1),
+            *bench.bench_replay_logs((10, 100), 1).rows,
+            *bench.bench_checkpoints(2),
+            *bench.bench_latency(2, 0.001, 1),
+        ]
+    }
+    made.add("import")  # bench_import's first row (a subprocess run, tested above)
+    assert {target.row for target in bench.TARGETS} <= made
 
 
 @pytest.mark.parametrize("module", ["durable_closure", "aws_durable_execution_sdk_python"])
