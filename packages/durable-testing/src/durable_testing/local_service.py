@@ -9,10 +9,15 @@ number of times, records the history in the format of ``GetDurableExecutionHisto
 and persists every change in a store, so a SQLite-backed service killed mid-wait
 carries on in a new process.
 
-Invocations run one at a time on the calling thread; handlers reach the service
-through ``durable_core.execution.use_backend``, so any API style works unchanged.
-A callback answer sent from another thread waits for a running invocation to return,
-so it is recorded after that invocation's ``InvocationCompleted``, as the service does.
+Invocations run on the thread that drives them (``run``, ``run_until_complete``,
+``resume_all``), one at a time per execution; handlers reach the service through
+``durable_core.execution.use_backend`` (``handler_backend``), so any API style works
+unchanged. The service's lock is never held while a handler runs: a handler may call
+back into the service from any thread (checkpoints, a callback answer, a new
+execution), directly or through the HTTP server. A callback answered while its
+execution is being invoked is recorded when it arrives (that invocation's checkpoints
+see it, as on the service) and the execution is invoked again once the invocation
+returns.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from durable_core.backends.base import CheckpointResponse, StatePage
 from durable_core.backends.memory import (
     ExecutionRecord,
     InvalidParameterValueException,
@@ -42,6 +48,7 @@ from durable_core.types import (
     OperationAction,
     OperationStatus,
     OperationType,
+    OperationUpdate,
 )
 
 from durable_testing.clock import Clock, VirtualClock
@@ -125,6 +132,42 @@ def _error(error_type: str, message: str) -> ErrorObject:
     return ErrorObject(error_type=error_type, error_message=message)
 
 
+class _LockedBackend:
+    """The service's ``MemoryBackend`` under the service's lock, as handlers and the HTTP
+    server reach it: a checkpoint also records history and persists, through state that
+    other threads (callback answers, the scheduler) change under that lock."""
+
+    def __init__(self, backend: MemoryBackend, lock: threading.RLock) -> None:
+        self._backend = backend
+        self._lock = lock
+
+    def checkpoint(
+        self,
+        execution_arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointResponse:
+        with self._lock:
+            return self._backend.checkpoint(execution_arn, checkpoint_token, updates, client_token)
+
+    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> StatePage:
+        with self._lock:
+            return self._backend.get_state(execution_arn, checkpoint_token, marker)
+
+
+@dataclass
+class _Invocation:
+    """One handler call, between its start (recorded, persisted) and its outcome."""
+
+    request_id: str
+    start: dt.datetime
+    event: dict[str, Any]
+    context: LocalLambdaContext
+    response: Any = None
+    crash: ErrorObject | None = None
+
+
 class LocalService:
     """Runs durable handlers as Lambda would: invoke, suspend, fire timers, re-invoke.
 
@@ -159,7 +202,14 @@ class LocalService:
         )
         self._handlers: dict[str, LambdaHandler] = {}
         self._executions: dict[str, StoredExecution] = {}
+        # Where each operation is in its execution's ``operations`` list, by id.
+        self._positions: dict[str, dict[str, int]] = {}
+        # Guards all of the above and the backend's records; never held while a handler runs.
         self._lock = threading.RLock()
+        self._invocation_ended = threading.Condition(self._lock)
+        self._invoking: set[str] = set()
+        self.handler_backend = _LockedBackend(self.backend, self._lock)
+        """What handlers (``use_backend``) and the HTTP server checkpoint through."""
 
     # -- public API ---------------------------------------------------------------
 
@@ -205,8 +255,9 @@ class LocalService:
         )
         started = execution_started_event(record.execution_operation, _execution_name(arn), now)
         append_event(execution.events, started)
-        self._executions[arn] = execution
+        self._adopt(execution)
         self.store.save(execution)
+        execution.changed_operations = {}
         _log.info("started %s", _label(name, arn))
         return arn
 
@@ -233,32 +284,45 @@ class LocalService:
         With ``until`` nothing due after that instant runs (it is returned ``RUNNING``):
         a test can then answer a callback before a later timer fires.
         """
-        self._load(arn)
+        with self._lock:
+            self._load(arn)
         self._drive([arn], timeout, until)
         return self.describe(arn)
 
     def resume_all(self, *, timeout: float = 60.0) -> list[ExecutionResult]:
         """Drive every unfinished execution of the store, e.g. after a restart."""
-        arns = [e.arn for e in self.store.list_executions(unfinished_only=True)]
-        for arn in arns:
-            self._load(arn)
+        with self._lock:
+            arns = [e.arn for e in self.store.list_executions(unfinished_only=True)]
+            for arn in arns:
+                self._load(arn)
         self._drive(arns, timeout)
         return [self.describe(arn) for arn in arns]
 
     def describe(self, arn: str) -> ExecutionResult:
-        execution = self._executions.get(arn) or self.store.load(arn)
-        if execution is None:
-            raise KeyError(f"execution {arn} not found")
-        return ExecutionResult(
-            arn=execution.arn,
-            function_name=execution.function_name,
-            status=execution.status,
-            result_payload=execution.result,
-            error=execution.error,
-            history=list(execution.events),
-            operations=list(execution.operations),
-            invocations=execution.invocations,
-        )
+        with self._lock:
+            execution = self._executions.get(arn) or self.store.load(arn)
+            if execution is None:
+                raise KeyError(f"execution {arn} not found")
+            return ExecutionResult(
+                arn=execution.arn,
+                function_name=execution.function_name,
+                status=execution.status,
+                result_payload=execution.result,
+                error=execution.error,
+                history=list(execution.events),
+                operations=list(execution.operations),
+                invocations=execution.invocations,
+            )
+
+    def unfinished(self) -> list[str]:
+        """The ARNs of the executions loaded in this service that have not ended (those it
+        started or resumed; ``resume_all`` loads a store's others)."""
+        with self._lock:
+            return [
+                arn
+                for arn, execution in self._executions.items()
+                if execution.status is ExecutionStatus.RUNNING
+            ]
 
     def history(self, arn: str) -> list[HistoryEvent]:
         return self.describe(arn).history
@@ -271,15 +335,16 @@ class LocalService:
         Its pending timers and callbacks are abandoned; a chained invoke waiting on it
         ends STOPPED too.
         """
-        execution = self._load(arn)
-        if execution.status is not ExecutionStatus.RUNNING:
-            raise InvalidParameterValueException(
-                f"Execution {arn} has already ended ({execution.status.value})"
-            )
-        self._complete(execution, error=error, status=ExecutionStatus.STOPPED)
-        self._persist(arn)
-        assert execution.end_timestamp is not None
-        return execution.end_timestamp
+        with self._lock:
+            execution = self._load(arn)
+            if execution.status is not ExecutionStatus.RUNNING:
+                raise InvalidParameterValueException(
+                    f"Execution {arn} has already ended ({execution.status.value})"
+                )
+            self._complete(execution, error=error, status=ExecutionStatus.STOPPED)
+            self._persist(arn)
+            assert execution.end_timestamp is not None
+            return execution.end_timestamp
 
     def callbacks(self, arn: str) -> list[PendingCallback]:
         """The callbacks of ``arn`` still waiting for an answer, in creation order."""
@@ -398,12 +463,21 @@ class LocalService:
         deadline = time.monotonic() + timeout
         running = set(arns)
         while True:
-            running = self._with_chained(running)
-            due = [
-                (when, arn)
-                for arn in running
-                if (when := self._next_due(arn)) is not None and (until is None or when <= until)
-            ]
+            with self._lock:
+                running = self._with_chained(running)
+                # An execution another thread is invoking is that thread's to step.
+                due = [
+                    (when, arn)
+                    for arn in running - self._invoking
+                    if (when := self._next_due(arn)) is not None
+                    and (until is None or when <= until)
+                ]
+                if not due and running & self._invoking:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(f"{sorted(running)} did not complete within {timeout} s")
+                    self._invocation_ended.wait(remaining)
+                    continue
             if not due:
                 if until is not None and isinstance(self.clock, VirtualClock):
                     self.clock.sleep_until(until)
@@ -458,58 +532,86 @@ class LocalService:
 
     def _step(self, arn: str) -> None:
         """Fire whatever is due now (the change hook queues an invocation for each), then
-        invoke if an invocation is due."""
+        invoke if an invocation is due, without holding the lock while the handler runs."""
         with self._lock:
+            if arn in self._invoking:
+                return
             execution = self._executions[arn]
             now = self.clock.now()
             for change in self.backend.fire_timers(arn, now):
                 op = change.after
                 _log.info("%s %s is now %s", op.type.value, op.name or op.id, op.status.value)
+            invocation = None
             if execution.invoke_at is not None and execution.invoke_at <= now:
-                self._invoke(execution)
+                handler, invocation = self._begin_invocation(execution)
+            self._persist(arn)
+        if invocation is None:
+            return
+        try:
+            with use_backend(self.handler_backend):
+                invocation.response = handler(invocation.event, invocation.context)
+        except SystemExit as exc:
+            invocation.crash = _error(
+                "Runtime.ExitError", f"Runtime exited with error: exit status {exc.code}"
+            )
+        except Exception as exc:
+            invocation.crash = _error(qualified_type_name(exc), str(exc))
+        except BaseException:
+            with self._lock:
+                # The process is going down (KeyboardInterrupt...): the stored record keeps
+                # the invocation as started, so a new service records it as crashed.
+                self._invoking.discard(arn)
+                self._invocation_ended.notify_all()
+            raise
+        with self._lock:
+            self._end_invocation(execution, invocation)
             self._persist(arn)
 
     # -- invocations --------------------------------------------------------------
 
-    def _invoke(self, execution: StoredExecution) -> None:
+    def _begin_invocation(self, execution: StoredExecution) -> tuple[LambdaHandler, _Invocation]:
         handler = self._handlers.get(execution.function_name)
         if handler is None:
             raise KeyError(
                 f"execution {execution.arn} needs function {execution.function_name!r};"
                 " register it before resuming"
             )
-        event = self.backend.invocation_event(execution.arn)
         request_id = str(uuid.uuid4())
-        start = self.clock.now()
-        execution.invocation_started_at = start
+        invocation = _Invocation(
+            request_id=request_id,
+            start=self.clock.now(),
+            event=self.backend.invocation_event(execution.arn),
+            context=LocalLambdaContext(
+                function_name=execution.function_name,
+                aws_request_id=request_id,
+                invoked_function_arn=execution.arn.split("/durable-execution/")[0],
+            ),
+        )
+        execution.invocation_started_at = invocation.start
         execution.invocations += 1
         # Cleared now, so that what completes during the invocation queues the next one.
         execution.invoke_at = None
+        self._invoking.add(execution.arn)
         self._persist(execution.arn)
         _log.info("invocation %d of %s", execution.invocations, _label_of(execution))
-        context = LocalLambdaContext(
-            function_name=execution.function_name,
-            aws_request_id=request_id,
-            invoked_function_arn=execution.arn.split("/durable-execution/")[0],
-        )
-        response: Any = None
-        crash: ErrorObject | None = None
-        try:
-            with use_backend(self.backend):
-                response = handler(event, context)
-        except SystemExit as exc:
-            crash = _error(
-                "Runtime.ExitError", f"Runtime exited with error: exit status {exc.code}"
-            )
-        except Exception as exc:
-            crash = _error(qualified_type_name(exc), str(exc))
+        return handler, invocation
+
+    def _end_invocation(self, execution: StoredExecution, invocation: _Invocation) -> None:
+        self._invoking.discard(execution.arn)
+        self._invocation_ended.notify_all()
         execution.invocation_started_at = None
         end = self.clock.now()
-        append_event(execution.events, invocation_completed_event(start, end, request_id, crash))
+        crash = invocation.crash
+        append_event(
+            execution.events,
+            invocation_completed_event(invocation.start, end, invocation.request_id, crash),
+        )
+        if execution.status is not ExecutionStatus.RUNNING:
+            return  # stopped while the handler ran: its answer no longer matters
         if crash is not None:
             self._invocation_failed(execution, crash)
         else:
-            self._apply_response(execution, response)
+            self._apply_response(execution, invocation.response)
 
     def _apply_response(self, execution: StoredExecution, response: Any) -> None:
         status = response.get("Status") if isinstance(response, dict) else None
@@ -595,6 +697,7 @@ class LocalService:
         now = self.clock.now()
         for change in changes:
             update, op = change.update, change.after
+            self._track(execution, op)
             if update is not None and update.type is OperationType.EXECUTION:
                 # A result over the response limit arrives here, with an empty Result.
                 if update.action is OperationAction.SUCCEED:
@@ -617,17 +720,37 @@ class LocalService:
                 # end, a target it rejected): the function must be invoked to see it.
                 execution.invoke_at = now
 
+    def _track(self, execution: StoredExecution, operation: Operation) -> None:
+        """Keep ``execution.operations`` in step with the backend's record, in creation
+        order, and note the operation as changed for the next save."""
+        positions = self._positions[execution.arn]
+        position = positions.get(operation.id)
+        if position is None:
+            positions[operation.id] = len(execution.operations)
+            execution.operations.append(operation)
+        else:
+            execution.operations[position] = operation
+        if execution.changed_operations is not None:
+            execution.changed_operations[operation.id] = operation
+
     def _persist(self, arn: str) -> None:
+        """Save what changed since the last save: the store writes the changed operations
+        and the new events, not the whole execution."""
         execution = self._executions.get(arn)
         if execution is None:
             return
         record = self.backend.executions[arn]
-        execution.operations = list(record.operations.values())
         execution.token = record.token
         execution.token_seq = record.token_seq
         execution.callbacks = record.callbacks
         execution.chained_invokes = record.chained_invokes
         self.store.save(execution)
+        execution.changed_operations = {}
+
+    def _adopt(self, execution: StoredExecution) -> None:
+        """Make ``execution`` one this service drives; its changes are tracked from now."""
+        self._executions[execution.arn] = execution
+        self._positions[execution.arn] = {op.id: i for i, op in enumerate(execution.operations)}
 
     def _load(self, arn: str) -> StoredExecution:
         """Bring a stored execution into this service (a new process resuming it)."""
@@ -636,7 +759,9 @@ class LocalService:
         execution = self.store.load(arn)
         if execution is None:
             raise KeyError(f"execution {arn} not found")
-        self._executions[arn] = execution
+        self._adopt(execution)
+        # The store wrote everything it gave back: from now on a save writes what changed.
+        execution.changed_operations = {}
         self.backend.executions[arn] = ExecutionRecord(
             arn=arn,
             operations={op.id: op for op in execution.operations},

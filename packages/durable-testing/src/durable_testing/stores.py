@@ -6,11 +6,16 @@ checkpoint token, the callbacks (ids, options, last heartbeat: their deadlines) 
 chained invokes in flight, the link of a chained execution to its caller, the
 scheduling state, the outcome and the history. Handlers are
 not stored: a new process registers them again by function name.
+
+A save costs what changed, not the size of the execution: operations are immutable
+and history events are never changed once recorded, so a store writes the operations
+the service names as changed and the events after those it holds, and shares rather
+than copies them.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -48,6 +53,11 @@ class StoredExecution:
     the same names; ``parent_arn`` and ``parent_operation_id`` name the CHAINED_INVOKE
     operation this execution completes when it ends (None for an execution started
     directly).
+
+    ``changed_operations`` is not stored: the service names in it, by id and in the order
+    they changed, the operations changed since its last save of this execution, so a
+    store that holds the execution writes only those. ``None`` (a record built or loaded
+    by anyone else) makes a store write every operation.
     """
 
     arn: str
@@ -69,20 +79,33 @@ class StoredExecution:
     chained_invokes: dict[str, ChainedInvokeState] = field(default_factory=dict)
     parent_arn: str | None = None
     parent_operation_id: str | None = None
+    changed_operations: dict[str, Operation] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> str:
-        data = {
+        """The whole record as JSON (``from_json`` reads it back)."""
+        data = self._header()
+        data["operations"] = [op.to_wire() for op in self.operations]
+        data["events"] = self.events
+        return _dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> StoredExecution:
+        data = json.loads(text, object_hook=_decode_datetimes)
+        operations = [Operation.from_wire(op) for op in data["operations"]]
+        return cls._from_header(data, operations, data["events"])
+
+    def _header(self) -> dict[str, Any]:
+        """Everything but the operations and the events: small, rewritten on every save."""
+        return {
             "arn": self.arn,
             "function_name": self.function_name,
             "status": self.status.value,
-            "operations": [op.to_wire() for op in self.operations],
             "token": self.token,
             "token_seq": self.token_seq,
             "start_timestamp": self.start_timestamp,
             "end_timestamp": self.end_timestamp,
             "result": self.result,
             "error": self.error.to_wire() if self.error else None,
-            "events": self.events,
             "invoke_at": self.invoke_at,
             "invocation_started_at": self.invocation_started_at,
             "failed_invocations": self.failed_invocations,
@@ -92,23 +115,23 @@ class StoredExecution:
             "parent_arn": self.parent_arn,
             "parent_operation_id": self.parent_operation_id,
         }
-        return json.dumps(data, default=_encode_datetime)
 
     @classmethod
-    def from_json(cls, text: str) -> StoredExecution:
-        data = json.loads(text, object_hook=_decode_datetimes)
+    def _from_header(
+        cls, data: dict[str, Any], operations: list[Operation], events: list[HistoryEvent]
+    ) -> StoredExecution:
         return cls(
             arn=data["arn"],
             function_name=data["function_name"],
             status=ExecutionStatus(data["status"]),
-            operations=[Operation.from_wire(op) for op in data["operations"]],
+            operations=operations,
             token=data["token"],
             token_seq=data["token_seq"],
             start_timestamp=data["start_timestamp"],
             end_timestamp=data["end_timestamp"],
             result=data["result"],
             error=ErrorObject.from_wire(data["error"]) if data["error"] else None,
-            events=data["events"],
+            events=events,
             invoke_at=data["invoke_at"],
             invocation_started_at=data["invocation_started_at"],
             failed_invocations=data["failed_invocations"],
@@ -119,6 +142,19 @@ class StoredExecution:
             },
             parent_arn=data.get("parent_arn"),
             parent_operation_id=data.get("parent_operation_id"),
+        )
+
+    def _copy(self, operations: list[Operation], events: list[HistoryEvent]) -> StoredExecution:
+        """This record with these lists and its own copies of the mutable service state
+        (a callback's last heartbeat, an invoke's child ARN): everything else it holds is
+        immutable, so the copy shares it."""
+        return dataclasses.replace(
+            self,
+            operations=operations,
+            events=events,
+            callbacks={k: dataclasses.replace(v) for k, v in self.callbacks.items()},
+            chained_invokes={k: dataclasses.replace(v) for k, v in self.chained_invokes.items()},
+            changed_operations=None,
         )
 
 
@@ -137,8 +173,17 @@ def _decode_datetimes(obj: dict[str, Any]) -> Any:
     return obj
 
 
+def _dumps(value: object) -> str:
+    return json.dumps(value, default=_encode_datetime)
+
+
 class ExecutionStore(Protocol):
-    """Persistence of executions; ``save`` replaces the whole record atomically."""
+    """Persistence of executions; ``save`` replaces the record atomically.
+
+    A store may write only ``execution.changed_operations`` and the events after those it
+    holds when it already holds the execution (the service keeps both append-only and
+    never changes a recorded event); the record it then holds is the one it was given.
+    """
 
     def save(self, execution: StoredExecution) -> None: ...
 
@@ -147,47 +192,103 @@ class ExecutionStore(Protocol):
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]: ...
 
 
+@dataclass
+class _Kept:
+    """One execution in a ``MemoryStore``: its header record (empty lists), its operations
+    by id in creation order, its events."""
+
+    header: StoredExecution
+    operations: dict[str, Operation]
+    events: list[HistoryEvent]
+
+    def snapshot(self) -> StoredExecution:
+        return self.header._copy(list(self.operations.values()), list(self.events))
+
+
 class MemoryStore:
-    """Executions in a dict; each save stores a copy, so later edits do not leak in."""
+    """Executions in a dict. A save costs what changed: the operations the service changed
+    and the new events are added to what the store holds (both immutable, so shared);
+    the record's own fields and mutable service state are copied. A record handed out is
+    a copy that later saves do not change, and whose edits do not leak in."""
 
     def __init__(self) -> None:
-        self._executions: dict[str, StoredExecution] = {}
+        self._executions: dict[str, _Kept] = {}
         self._lock = threading.Lock()
 
     def save(self, execution: StoredExecution) -> None:
         with self._lock:
-            self._executions[execution.arn] = copy.deepcopy(execution)
+            kept = self._executions.get(execution.arn)
+            changed = execution.changed_operations
+            if kept is None or changed is None or len(execution.events) < len(kept.events):
+                kept = _Kept(
+                    execution._copy([], []),
+                    {op.id: op for op in execution.operations},
+                    list(execution.events),
+                )
+                self._executions[execution.arn] = kept
+            else:
+                kept.header = execution._copy([], [])
+                kept.operations.update(changed)
+                kept.events.extend(execution.events[len(kept.events) :])
 
     def load(self, arn: str) -> StoredExecution | None:
         with self._lock:
-            stored = self._executions.get(arn)
-            return copy.deepcopy(stored) if stored is not None else None
+            kept = self._executions.get(arn)
+            return kept.snapshot() if kept is not None else None
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]:
         with self._lock:
             return [
-                copy.deepcopy(e)
-                for e in self._executions.values()
-                if not unfinished_only or e.status is ExecutionStatus.RUNNING
+                kept.snapshot()
+                for kept in self._executions.values()
+                if not unfinished_only or kept.header.status is ExecutionStatus.RUNNING
             ]
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS executions (
-    arn TEXT PRIMARY KEY,
-    function_name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    record TEXT NOT NULL
+# ``record`` holds the header; a file written before operations and events had tables of
+# their own holds the whole record there, which ``load`` still reads (the first save of
+# such an execution moves it into the tables). Operations keep their creation order as
+# their rowid: an upsert (ON CONFLICT DO UPDATE) keeps a row's rowid.
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS executions (
+        arn TEXT PRIMARY KEY,
+        function_name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        record TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS operations (
+        arn TEXT NOT NULL,
+        id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (arn, id)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        arn TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (arn, event_id)
+    )
+    """,
 )
-"""
+_UPSERT_OPERATION = (
+    "INSERT INTO operations (arn, id, body) VALUES (?, ?, ?)"
+    " ON CONFLICT (arn, id) DO UPDATE SET body = excluded.body"
+)
 
 
 class SqliteStore:
     """Executions in one SQLite file: a process killed mid-wait leaves them resumable.
 
-    Each save is one transaction, so a kill between two saves leaves the previous,
-    consistent record. Safe to share between threads of one process.
+    Each save is one transaction (the header, the changed operations, the new events),
+    so a kill between two saves leaves the previous, consistent record. The first save
+    of an execution in a process writes it whole; later ones write what changed. Safe to
+    share between threads of one process; one process writes a file at a time.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -195,35 +296,86 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False)
+        # Events this store has written per execution, which are those the file holds.
+        self._events_written: dict[str, int] = {}
         with self._db:
-            self._db.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                self._db.execute(statement)
 
     def save(self, execution: StoredExecution) -> None:
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO executions (arn, function_name, status, started_at, record)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    execution.arn,
-                    execution.function_name,
-                    execution.status.value,
-                    execution.start_timestamp.isoformat(),
-                    execution.to_json(),
-                ),
-            )
+        with self._lock:
+            try:
+                with self._db:
+                    self._write(execution)
+            except BaseException:
+                # Rolled back: what the file holds of it is unknown here, so the next
+                # save writes it whole.
+                self._events_written.pop(execution.arn, None)
+                raise
+            self._events_written[execution.arn] = len(execution.events)
+
+    def _write(self, execution: StoredExecution) -> None:
+        arn = execution.arn
+        written = self._events_written.get(arn)
+        changed = execution.changed_operations
+        if written is None or changed is None or len(execution.events) < written:
+            self._db.execute("DELETE FROM operations WHERE arn = ?", (arn,))
+            self._db.execute("DELETE FROM events WHERE arn = ?", (arn,))
+            operations, written = execution.operations, 0
+        else:
+            operations = list(changed.values())
+        self._db.executemany(
+            _UPSERT_OPERATION, [(arn, op.id, _dumps(op.to_wire())) for op in operations]
+        )
+        self._db.executemany(
+            "INSERT INTO events (arn, event_id, body) VALUES (?, ?, ?)",
+            [
+                (arn, index, _dumps(event))
+                for index, event in enumerate(execution.events[written:], start=written)
+            ],
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO executions (arn, function_name, status, started_at, record)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                arn,
+                execution.function_name,
+                execution.status.value,
+                execution.start_timestamp.isoformat(),
+                _dumps(execution._header()),
+            ),
+        )
 
     def load(self, arn: str) -> StoredExecution | None:
         with self._lock:
             row = self._db.execute("SELECT record FROM executions WHERE arn = ?", (arn,)).fetchone()
-        return StoredExecution.from_json(row[0]) if row else None
+            return self._read(arn, row[0]) if row else None
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]:
-        query = "SELECT record FROM executions"
+        query = "SELECT arn, record FROM executions"
         if unfinished_only:
             query += " WHERE status = 'RUNNING'"
         with self._lock:
             rows = self._db.execute(query + " ORDER BY started_at").fetchall()
-        return [StoredExecution.from_json(row[0]) for row in rows]
+            return [self._read(arn, record) for arn, record in rows]
+
+    def _read(self, arn: str, record: str) -> StoredExecution:
+        data = json.loads(record, object_hook=_decode_datetimes)
+        if "operations" in data:  # written whole, by an earlier version
+            return StoredExecution.from_json(record)
+        operations = [
+            Operation.from_wire(json.loads(body, object_hook=_decode_datetimes))
+            for (body,) in self._db.execute(
+                "SELECT body FROM operations WHERE arn = ? ORDER BY rowid", (arn,)
+            )
+        ]
+        events = [
+            json.loads(body, object_hook=_decode_datetimes)
+            for (body,) in self._db.execute(
+                "SELECT body FROM events WHERE arn = ? ORDER BY event_id", (arn,)
+            )
+        ]
+        return StoredExecution._from_header(data, operations, events)
 
     def close(self) -> None:
         self._db.close()

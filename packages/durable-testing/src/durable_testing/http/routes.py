@@ -1,17 +1,16 @@
 """The durable execution operations of the Lambda API, answered by a ``LocalService``.
 
 Each method takes a request's members by their model names (already checked against
-the model) and returns the response's members. Checkpoints and state reads go
-straight to the service's ``MemoryBackend`` (its own lock orders them), so a handler
-invoked by the scheduler can call back into the server while its invocation runs;
-everything else holds ``lock``, the lock the scheduler holds while it drives.
+the model) and returns the response's members. Checkpoints and state reads go to the
+service's ``handler_backend``, everything else to the service or its store; each of
+them locks what it needs, and none is held while a handler runs, so a handler invoked
+by the scheduler can call any route while its invocation runs.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,9 +71,8 @@ class Route:
 class DurableApi:
     """The operations the server routes to, by their model names."""
 
-    def __init__(self, service: LocalService, lock: threading.RLock) -> None:
+    def __init__(self, service: LocalService) -> None:
         self.service = service
-        self.lock = lock
 
     def handler(self, operation: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
         method: Callable[[dict[str, Any]], dict[str, Any]] = getattr(
@@ -87,7 +85,7 @@ class DurableApi:
     def checkpoint_durable_execution(self, params: dict[str, Any]) -> dict[str, Any]:
         updates = [OperationUpdate.from_wire(u) for u in params.get("Updates") or ()]
         with _backend_errors():
-            answer = self.service.backend.checkpoint(
+            answer = self.service.handler_backend.checkpoint(
                 params["DurableExecutionArn"],
                 params["CheckpointToken"],
                 updates,
@@ -100,7 +98,7 @@ class DurableApi:
 
     def get_durable_execution_state(self, params: dict[str, Any]) -> dict[str, Any]:
         with _backend_errors():
-            page = self.service.backend.get_state(
+            page = self.service.handler_backend.get_state(
                 params["DurableExecutionArn"], params["CheckpointToken"], params.get("Marker", "")
             )
         return {
@@ -123,11 +121,10 @@ class DurableApi:
             input_value = json.loads(raw_input) if raw_input else None
         except (TypeError, ValueError) as exc:
             raise invalid_parameter(f"Input is not a JSON document: {exc}") from None
-        with self.lock:
-            try:
-                arn = self.service.start(str(name), input_value, execution_name=execution_name)
-            except KeyError:
-                raise not_found(f"Function not found: {name}") from None
+        try:
+            arn = self.service.start(str(name), input_value, execution_name=execution_name)
+        except KeyError:
+            raise not_found(f"Function not found: {name}") from None
         return {"ExecutionArn": arn}
 
     def get_durable_execution(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -158,16 +155,15 @@ class DurableApi:
         statuses = params.get("Statuses")
         name = params.get("DurableExecutionName")
         after, before = params.get("StartedAfter"), params.get("StartedBefore")
-        with self.lock:
-            executions = [
-                e
-                for e in self.service.store.list_executions()
-                if e.function_name == function
-                and (statuses is None or e.status.value in statuses)
-                and (name is None or _name_of(e.arn) == name)
-                and (after is None or e.start_timestamp > after)
-                and (before is None or e.start_timestamp < before)
-            ]
+        executions = [
+            e
+            for e in self.service.store.list_executions()
+            if e.function_name == function
+            and (statuses is None or e.status.value in statuses)
+            and (name is None or _name_of(e.arn) == name)
+            and (after is None or e.start_timestamp > after)
+            and (before is None or e.start_timestamp < before)
+        ]
         executions.sort(key=lambda e: e.start_timestamp, reverse=bool(params.get("ReverseOrder")))
         page, marker = _page([_summary(e) for e in executions], params)
         return {"DurableExecutions": page, "NextMarker": marker}
@@ -176,17 +172,17 @@ class DurableApi:
         arn = params["DurableExecutionArn"]
         error = ErrorObject.from_wire(params["Error"]) if params.get("Error") else None
         self._stored(arn)
-        with self.lock, _callback_errors():
+        with _callback_errors():
             return {"StopTimestamp": self.service.stop(arn, error=error)}
 
     def send_durable_execution_callback_success(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self.lock, _callback_errors():
+        with _callback_errors():
             self.service.send_callback_success(params["CallbackId"], payload=params.get("Result"))
         return {}
 
     def send_durable_execution_callback_failure(self, params: dict[str, Any]) -> dict[str, Any]:
         error = ErrorObject.from_wire(params.get("Error") or {})
-        with self.lock, _callback_errors():
+        with _callback_errors():
             self.service.send_callback_failure(
                 params["CallbackId"],
                 error_type=error.error_type,
@@ -196,13 +192,12 @@ class DurableApi:
         return {}
 
     def send_durable_execution_callback_heartbeat(self, params: dict[str, Any]) -> dict[str, Any]:
-        with self.lock, _callback_errors():
+        with _callback_errors():
             self.service.send_callback_heartbeat(params["CallbackId"])
         return {}
 
     def _stored(self, arn: str) -> StoredExecution:
-        with self.lock:
-            execution = self.service.store.load(arn)
+        execution = self.service.store.load(arn)
         if execution is None:
             raise not_found(f"Durable execution not found: {arn}")
         return execution

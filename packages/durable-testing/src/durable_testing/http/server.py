@@ -5,7 +5,10 @@ boto3's ``lambda`` client with ``endpoint_url`` pointed here works unchanged, so
 run against the local service. Routes, request checks and response encoding come
 from boto3's service model; executions are started with dex-local-runner's
 ``POST /start-durable-execution``. A scheduler thread drives every unfinished
-execution (invocations run in-process, timers fire on the service's clock).
+execution (invocations run in-process, timers fire on the service's clock). No lock
+is held while a handler runs, so a handler may call any route of this server (its
+checkpoints, a callback answer, a new execution): ``LocalService`` is thread-safe
+and holds its own lock only around its bookkeeping.
 
 Only stdlib ``http.server``: it binds ``127.0.0.1`` by default and is meant for a
 laptop or a test, not for a network.
@@ -117,8 +120,7 @@ class LambdaApiServer:
         self.max_body_bytes = max_body_bytes
         self.poll_interval = poll_interval
         self.faults = FaultSwitch()
-        self.lock = threading.RLock()
-        self.api = DurableApi(service, self.lock)
+        self.api = DurableApi(service)
         self._http = ThreadingHTTPServer((host, port), _handler_class(self))
         self._http.daemon_threads = True
         self._stopping = threading.Event()
@@ -168,20 +170,24 @@ class LambdaApiServer:
     # -- scheduling ---------------------------------------------------------------
 
     def _schedule(self) -> None:
-        """Drive each unfinished execution a little at a time, so none starves the others."""
+        """Drive each unfinished execution a little at a time, so none starves the others.
+
+        The store's unfinished executions (a restart) are loaded once; after that the
+        service knows every execution started through it. Nothing is locked here: the
+        service locks its own state, and never while a handler runs.
+        """
+        arns = [e.arn for e in self.service.store.list_executions(unfinished_only=True)]
         while not self._stopping.wait(self.poll_interval):
-            with self.lock:
-                arns = [e.arn for e in self.service.store.list_executions(unfinished_only=True)]
             for arn in arns:
                 if self._stopping.is_set():
                     return
-                with self.lock:
-                    try:
-                        self.service.run_until_complete(arn, timeout=self.poll_interval)
-                    except TimeoutError:
-                        continue
-                    except Exception:
-                        _log.exception("the scheduler could not drive %s", arn)
+                try:
+                    self.service.run_until_complete(arn, timeout=self.poll_interval)
+                except TimeoutError:
+                    continue
+                except Exception:
+                    _log.exception("the scheduler could not drive %s", arn)
+            arns = self.service.unfinished()
 
     # -- requests -----------------------------------------------------------------
 
