@@ -20,6 +20,8 @@ from durable_core.types import (
     StepDetails,
     WireFormatError,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 LAMBDA = botocore.session.get_session().get_service_model("lambda")
 SHAPES = [
@@ -192,3 +194,14 @@ def test_an_update_writes_boto3s_request_shape() -> None:
     )
     assert not report.has_errors(), report.generate_report()
     assert OperationUpdate.from_wire(request) == update
+
+
+@given(st.integers(min_value=20_000_000_001, max_value=253_402_300_799_999))
+def test_event_milliseconds_parse_to_the_exact_instant(millis: int) -> None:
+    """Exact to the millisecond up to the year 9999, on the inline path and past it."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    op = Operation.from_wire(
+        {"Id": "a", "Type": "WAIT", "Status": "STARTED", "EndTimestamp": millis}
+    )
+    assert op.end_timestamp == epoch + dt.timedelta(milliseconds=millis)
+    assert op.to_event_json()["EndTimestamp"] == millis

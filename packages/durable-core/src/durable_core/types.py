@@ -153,9 +153,10 @@ class _Field(NamedTuple):
     default: Any
     parse: Callable[[Any], Any]
     dump: Callable[[Any], Any]
-    # A Python condition on ``{v}`` true when the wire value is already the field's value,
-    # so the parser is called only to convert or to reject it; None: always called.
-    valid_as_is: str | None
+    # A Python expression of the field's value from its wire value ``{v}`` that handles the
+    # common case inline and calls the parser ``{p}`` for the rest (to convert or reject
+    # it); None: always the parser.
+    fast: str | None
 
 
 def _wire_fields(cls: type) -> tuple[_Field, ...]:
@@ -183,15 +184,16 @@ def _compiled_parser(cls: type) -> Callable[[type, Any], Any]:
         "WireFormatError": WireFormatError,
         "_kind": _kind,
         "_new": object.__new__,
-        "MISSING": dataclasses.MISSING,
+        "_from_unix": _from_unix,
+        "_UTC": _UTC,
     }
     reads, required, builds = [], [], []
     for i, spec in enumerate(cls._fields):  # type: ignore[attr-defined]
         v, wire = f"v{i}", repr(spec.wire)
         scope[f"p{i}"] = spec.parse
         reads.append(f"        key = {wire}\n        {v} = get({wire})\n")
-        check = "" if spec.valid_as_is is None else f" and not ({spec.valid_as_is.format(v=v)})"
-        reads.append(f"        if {v} is not None{check}:\n            {v} = p{i}({v})\n")
+        value = (spec.fast or "{p}({v})").format(v=v, p=f"p{i}")
+        reads.append(f"        if {v} is not None:\n            {v} = {value}\n")
         if spec.default is dataclasses.MISSING:
             required.append(
                 f"    if {v} is None:\n        raise WireFormatError('required', ({wire},))\n"
@@ -245,14 +247,18 @@ def _codec(
         (tp,) = (arg for arg in args if arg is not type(None))
     if tp is str:
         if non_empty:
-            return _non_empty_str, _same, "type({v}) is str and {v}"
-        return _str, _same, "type({v}) is str"
+            return _non_empty_str, _same, "{v} if type({v}) is str and {v} else {p}({v})"
+        return _str, _same, "{v} if type({v}) is str else {p}({v})"
     if tp is int:
-        return _int, _same, "type({v}) is int"
+        return _int, _same, "{v} if type({v}) is int else {p}({v})"
     if tp is bool:
-        return _bool, _same, "type({v}) is bool"
+        return _bool, _same, "{v} if type({v}) is bool else {p}({v})"
     if tp is _dt.datetime:
-        return _timestamp, _iso, None
+        # The JSON event's Unix milliseconds, up to 2106 (below 2**32 s a double holds
+        # them to well under a microsecond, so ``fromtimestamp`` gives them back exact);
+        # ``_timestamp`` reads every other form and rejects the rest.
+        fast = "_from_unix({v} / 1000, _UTC) if type({v}) is int and %r < {v} < %r else {p}({v})"
+        return _timestamp, _iso, fast % (_MILLIS_ABOVE, _FAST_MILLIS_BELOW)
     if isinstance(tp, type) and issubclass(tp, StrEnum):
         return _enum(tp), _same, None
     if isinstance(tp, type) and issubclass(tp, WireModel):
@@ -316,17 +322,19 @@ _UTC = _dt.UTC
 _from_unix = _dt.datetime.fromtimestamp
 # As pydantic reads a number: above this it is milliseconds since the epoch, else seconds.
 _MILLIS_ABOVE = 2e10
+_FAST_MILLIS_BELOW = 2**32 * 1000
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
+_ONE_MILLISECOND = _dt.timedelta(milliseconds=1)
 
 
 def _timestamp(value: Any) -> _dt.datetime:
     """A datetime (boto3), Unix milliseconds or seconds (JSON), or an ISO 8601 string.
 
-    ``fromtimestamp`` rounds to the microsecond, so milliseconds divided by 1000 come back
-    exact; it is the fast path because every replayed record carries two timestamps.
+    The common form, the event's milliseconds, is converted inline by the compiled parser;
+    here a whole number of milliseconds or seconds is converted exactly (``timedelta``),
+    a fractional one to the nearest microsecond.
     """
     try:
-        if type(value) is int and value > _MILLIS_ABOVE:
-            return _from_unix(value / 1000, _UTC)
         if isinstance(value, _dt.datetime):
             return value
         if type(value) is str:
@@ -334,7 +342,11 @@ def _timestamp(value: Any) -> _dt.datetime:
                 return _dt.datetime.fromisoformat(value)
             except ValueError:
                 value = float(value)
-        if type(value) is int or type(value) is float:
+        if type(value) is int:
+            if abs(value) > _MILLIS_ABOVE:
+                return _EPOCH + _dt.timedelta(milliseconds=value)
+            return _EPOCH + _dt.timedelta(seconds=value)
+        if type(value) is float:
             return _from_unix(value / 1000 if abs(value) > _MILLIS_ABOVE else value, _UTC)
     except (ValueError, OverflowError, OSError):
         pass
@@ -351,7 +363,12 @@ def _nested(value: WireModel) -> dict[str, Any]:
 
 
 def _millis(value: _dt.datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * 1000)
+    """Unix milliseconds, exact (``timestamp() * 1000`` is a float: a millisecond off for
+    about one instant in ten). A naive datetime is local time, as ``timestamp()`` reads it."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.astimezone()
+    return (aware - _EPOCH) // _ONE_MILLISECOND
 
 
 @_wire
