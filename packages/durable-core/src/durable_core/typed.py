@@ -41,25 +41,25 @@ class TypedSerDes(Generic[T]):
 
     def __init__(self, tp: type[T] | Any) -> None:
         import pydantic
+        import pydantic_core
 
         self.tp = tp
         self._adapter: pydantic.TypeAdapter[T] = pydantic.TypeAdapter(tp)
+        # Kept here so that a step's (de)serialisation runs no import statement.
+        self._invalid = pydantic.ValidationError
+        self._unserialisable = (pydantic_core.PydanticSerializationError, ValueError, TypeError)
 
     def serialize(self, value: T) -> str:
-        import pydantic_core
-
         try:
             data = self._adapter.dump_python(value, mode="json")
-        except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
+        except self._unserialisable as exc:
             raise SerDesError(f"cannot serialise a {self._name()}: {exc}") from exc
         return EXTENDED_SERDES.serialize(data)
 
     def deserialize(self, data: str) -> T:
-        import pydantic
-
         try:
             return self._adapter.validate_python(EXTENDED_SERDES.deserialize(data))
-        except pydantic.ValidationError as exc:
+        except self._invalid as exc:
             raise SerDesError(
                 f"the recorded value is not a valid {self._name()}: {exc.errors()[0]['msg']}"
             ) from exc

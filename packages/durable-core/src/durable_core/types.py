@@ -5,10 +5,10 @@ boto3's service model), so ``Operation.from_wire(boto3_dict)`` and ``op.to_wire(
 round-trip exactly. Timestamps arrive either as datetimes (boto3) or as Unix
 milliseconds (the JSON Lambda event); both parse.
 
-These are slotted dataclasses checked by the few lines of ``_wire_fields``, not pydantic
-models: importing pydantic costs a Lambda cold start more than the whole rest of the SDK
-(docs/performance.md, "Cold start"), and the service's shapes are few, flat and made of
-strings, integers, booleans, timestamps and each other. Malformed input raises
+These are slotted dataclasses with a parser compiled per shape (``_compiled_parser``),
+not pydantic models: importing pydantic costs a Lambda cold start more than the whole
+rest of the SDK (docs/performance.md, "Cold start"), and the service's shapes are few,
+flat and made of strings, integers, booleans, timestamps and each other. Malformed input raises
 ``WireFormatError`` naming the path of the first bad field; callers turn it into the
 typed error of where it came from (``InvalidEventError``, ``CheckpointError``).
 """
@@ -22,6 +22,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, NamedTuple, Self, TypeVar, dataclass_transform
+
+__all__ = [
+    "CallbackDetails",
+    "CallbackOptions",
+    "ChainedInvokeDetails",
+    "ChainedInvokeOptions",
+    "ContextDetails",
+    "ContextOptions",
+    "ErrorObject",
+    "ExecutionDetails",
+    "InitialExecutionState",
+    "InvocationInput",
+    "InvocationStatus",
+    "Operation",
+    "OperationAction",
+    "OperationStatus",
+    "OperationSubType",
+    "OperationType",
+    "OperationUpdate",
+    "StepDetails",
+    "StepOptions",
+    "WaitDetails",
+    "WaitOptions",
+    "WireFormatError",
+    "WireModel",
+]
 
 
 class OperationType(StrEnum):
@@ -241,7 +267,8 @@ def _same(value: Any) -> Any:
 def _codec(
     tp: Any, *, non_empty: bool
 ) -> tuple[Callable[[Any], Any], Callable[[Any], Any], str | None]:
-    """How to read a field of annotation ``tp``, write it, and recognise a valid value."""
+    """How to read a field of annotation ``tp`` (its parser, and the inline expression of
+    ``_Field.fast`` for its common case) and how to write it."""
     args = typing.get_args(tp)
     if type(None) in args:
         (tp,) = (arg for arg in args if arg is not type(None))
@@ -363,8 +390,9 @@ def _nested(value: WireModel) -> dict[str, Any]:
 
 
 def _millis(value: _dt.datetime | None) -> int | None:
-    """Unix milliseconds, exact (``timestamp() * 1000`` is a float: a millisecond off for
-    about one instant in ten). A naive datetime is local time, as ``timestamp()`` reads it."""
+    """Unix milliseconds, exact (``timestamp() * 1000`` is a float: one millisecond short
+    for about one instant in 170). A naive datetime is local time, as ``timestamp()`` reads
+    it."""
     if value is None:
         return None
     aware = value if value.tzinfo is not None else value.astimezone()

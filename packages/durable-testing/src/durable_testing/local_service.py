@@ -202,8 +202,6 @@ class LocalService:
         )
         self._handlers: dict[str, LambdaHandler] = {}
         self._executions: dict[str, StoredExecution] = {}
-        # Where each operation is in its execution's ``operations`` list, by id.
-        self._positions: dict[str, dict[str, int]] = {}
         # Guards all of the above and the backend's records; never held while a handler runs.
         self._lock = threading.RLock()
         self._invocation_ended = threading.Condition(self._lock)
@@ -255,7 +253,7 @@ class LocalService:
         )
         started = execution_started_event(record.execution_operation, _execution_name(arn), now)
         append_event(execution.events, started)
-        self._adopt(execution)
+        self._executions[arn] = execution
         self.store.save(execution)
         execution.changed_operations = {}
         _log.info("started %s", _label(name, arn))
@@ -697,7 +695,8 @@ class LocalService:
         now = self.clock.now()
         for change in changes:
             update, op = change.update, change.after
-            self._track(execution, op)
+            if execution.changed_operations is not None:
+                execution.changed_operations[op.id] = op
             if update is not None and update.type is OperationType.EXECUTION:
                 # A result over the response limit arrives here, with an empty Result.
                 if update.action is OperationAction.SUCCEED:
@@ -720,19 +719,6 @@ class LocalService:
                 # end, a target it rejected): the function must be invoked to see it.
                 execution.invoke_at = now
 
-    def _track(self, execution: StoredExecution, operation: Operation) -> None:
-        """Keep ``execution.operations`` in step with the backend's record, in creation
-        order, and note the operation as changed for the next save."""
-        positions = self._positions[execution.arn]
-        position = positions.get(operation.id)
-        if position is None:
-            positions[operation.id] = len(execution.operations)
-            execution.operations.append(operation)
-        else:
-            execution.operations[position] = operation
-        if execution.changed_operations is not None:
-            execution.changed_operations[operation.id] = operation
-
     def _persist(self, arn: str) -> None:
         """Save what changed since the last save: the store writes the changed operations
         and the new events, not the whole execution."""
@@ -740,17 +726,13 @@ class LocalService:
         if execution is None:
             return
         record = self.backend.executions[arn]
+        execution.operations = list(record.operations.values())
         execution.token = record.token
         execution.token_seq = record.token_seq
         execution.callbacks = record.callbacks
         execution.chained_invokes = record.chained_invokes
         self.store.save(execution)
         execution.changed_operations = {}
-
-    def _adopt(self, execution: StoredExecution) -> None:
-        """Make ``execution`` one this service drives; its changes are tracked from now."""
-        self._executions[execution.arn] = execution
-        self._positions[execution.arn] = {op.id: i for i, op in enumerate(execution.operations)}
 
     def _load(self, arn: str) -> StoredExecution:
         """Bring a stored execution into this service (a new process resuming it)."""
@@ -759,7 +741,7 @@ class LocalService:
         execution = self.store.load(arn)
         if execution is None:
             raise KeyError(f"execution {arn} not found")
-        self._adopt(execution)
+        self._executions[arn] = execution
         # The store wrote everything it gave back: from now on a save writes what changed.
         execution.changed_operations = {}
         self.backend.executions[arn] = ExecutionRecord(
