@@ -33,6 +33,7 @@ invocation ends and Lambda re-drives it from the last persisted checkpoint.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -212,7 +213,7 @@ class Checkpointer:
         chunk: list[OperationUpdate] = []
         size = 0
         for update in self._buffer[:_MAX_UPDATES_PER_CALL]:
-            update_size = len(update.payload or "") + 512
+            update_size = _update_size(update)
             if chunk and size + update_size > _MAX_BYTES_PER_CALL:
                 break
             chunk.append(update)
@@ -241,3 +242,21 @@ class Checkpointer:
                 self.revoked = True
             self.log.update(response.operations)
             return
+
+
+def _update_size(update: OperationUpdate) -> int:
+    """An update's size in the request's JSON, as AWS's SDK measures a batch: its
+    payload and error texts, and a margin for the ids, names and options."""
+    size = 512 + _json_size(update.payload)
+    error = update.error
+    if error is not None:
+        size += _json_size(error.error_message) + _json_size(error.error_data)
+        size += sum(_json_size(line) for line in error.stack_trace or ())
+    return size
+
+
+def _json_size(text: str | None) -> int:
+    """A text's size in JSON: quotes and backslashes (a JSON payload is full of them)
+    are escaped, and a character outside ASCII becomes a ``\\uXXXX`` escape, so counting
+    characters would let a call grow past the limit."""
+    return len(json.dumps(text)) - 2 if text else 0
