@@ -262,6 +262,34 @@ def test_large_child_result_uses_replay_children() -> None:
     assert built == [1, 1]  # re-run on replay instead of read from the checkpoint
 
 
+@pytest.mark.parametrize(
+    ("payload_size", "replay_children"),
+    [(256 * 1024 - 1, False), (256 * 1024, False), (256 * 1024 + 1, True)],
+)
+def test_replay_children_starts_above_256_kib_not_at_it(
+    payload_size: int, replay_children: bool
+) -> None:
+    # AWS's SDK: ``len(serialized_result) > CHECKPOINT_SIZE_LIMIT_BYTES`` (256 KiB).
+    built: list[int] = []
+    text = "x" * (payload_size - 2)  # JSON adds the two quotes
+
+    def wf(event: Any, ctx: DurableContext) -> int:
+        def child(c: DurableContext) -> str:
+            built.append(1)
+            return text
+
+        big = ctx.run_in_child_context(child, name="big")
+        ctx.wait(1)  # the replay after it runs the child again only if it was not recorded
+        return len(big)
+
+    driven = drive(run(wf))
+    assert json.loads(driven.final["Result"]) == payload_size - 2
+    details = driven.by_name("big").context_details
+    assert details is not None and bool(details.replay_children) is replay_children
+    assert (details.result or "") == ("" if replay_children else json.dumps(text))
+    assert len(built) == (2 if replay_children else 1)
+
+
 def test_is_replaying_and_logger_are_silent_during_replay(caplog: pytest.LogCaptureFixture) -> None:
     flags: list[bool] = []
 

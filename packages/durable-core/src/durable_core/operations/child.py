@@ -17,6 +17,7 @@ from durable_core.errors import (
 )
 from durable_core.operations._flow import Body, Flow, Send, SendResult, run_flow
 from durable_core.operations._updates import update_for
+from durable_core.payloads import CHILD_RESULT_LIMIT_BYTES
 from durable_core.serdes import deserialize, serialize
 from durable_core.types import ContextOptions, OperationAction
 
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
     from durable_core.context import DurableContext
 
 T = TypeVar("T")
-
-# Results above this are not recorded; the child re-runs on replay (AWS's ReplayChildren).
-CHECKPOINT_SIZE_LIMIT_BYTES = 256 * 1024
 
 
 def run_child(
@@ -88,7 +86,7 @@ def child_flow(
         result: T = deserialize(config.serdes, payload, where)
         if plan.replay_children or virtual:
             return result
-        replay_children = len(payload) > CHECKPOINT_SIZE_LIMIT_BYTES
+        replay_children = len(payload) > CHILD_RESULT_LIMIT_BYTES
         yield SendResult(
             update_for(
                 call,
