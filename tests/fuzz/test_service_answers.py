@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from durable_core import (
+    CheckpointError,
     DurableContext,
     ExecutionOptions,
     LambdaBackend,
@@ -103,9 +104,25 @@ def test_random_pages_and_checkpoint_responses_give_typed_outcomes(
 
 def test_a_malformed_operation_in_a_checkpoint_response_is_a_typed_error() -> None:
     answer = {"CheckpointToken": "fresh", "NewExecutionState": {"Operations": [{"Id": "x"}]}}
-    backend = LambdaBackend(client=ScriptedClient({}, [answer]))
-    options = ExecutionOptions(backend=backend)
-    outcome("service answer", run_invocation, workflow, _event(None), None, options)
+    client = ScriptedClient({}, [answer])
+    options = ExecutionOptions(backend=LambdaBackend(client=client))
+    error = outcome("service answer", run_invocation, workflow, _event(None), None, options)
+    # Not dropped, not retried: the invocation ends with an error naming the API and field.
+    assert isinstance(error, CheckpointError), error
+    assert error.error_code == "MalformedResponse" and not error.retryable
+    assert "CheckpointDurableExecution" in str(error) and "Type" in str(error)
+    assert client.checkpoints == 1
+
+
+def test_a_malformed_operation_in_a_state_page_is_a_typed_error() -> None:
+    page = {"Operations": [{"Id": "x", "Type": "STEP", "Status": "NOT-A-STATUS"}]}
+    client = ScriptedClient({"m1": page}, [])
+    options = ExecutionOptions(backend=LambdaBackend(client=client))
+    error = outcome("service answer", run_invocation, workflow, _event("m1"), None, options)
+    assert isinstance(error, CheckpointError), error
+    assert error.error_code == "MalformedResponse" and not error.retryable
+    assert "GetDurableExecutionState" in str(error) and "Status" in str(error)
+    assert client.checkpoints == 0  # nothing ran on a log it could not read
 
 
 class TokenlessOnce(MemoryBackend):

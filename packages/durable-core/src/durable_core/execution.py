@@ -160,14 +160,10 @@ def _load_log(invocation: InvocationInput, backend: DurableBackend) -> Checkpoin
         if marker in seen:
             raise InvalidEventError(f"GetDurableExecutionState returned marker {marker!r} twice")
         seen.add(marker)
-        try:
-            page = backend.get_state(
-                invocation.durable_execution_arn, invocation.checkpoint_token, marker
-            )
-        except WireFormatError as exc:
-            raise InvalidEventError(
-                f"GetDurableExecutionState returned a malformed page: {exc}"
-            ) from None
+        # A backend answers an unreadable page with a CheckpointError (MalformedResponse).
+        page = backend.get_state(
+            invocation.durable_execution_arn, invocation.checkpoint_token, marker
+        )
         log.update(page.operations)
         marker = page.next_marker
     return log
