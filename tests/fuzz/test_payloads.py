@@ -7,7 +7,6 @@ operation on replay), never as another exception and never as a silently differe
 from __future__ import annotations
 
 import dataclasses
-import decimal
 import json
 from typing import Any
 
@@ -44,13 +43,8 @@ DEEP = "[" * 100_000 + "]" * 100_000
 
 
 def _read(payload: str) -> Any:
-    """``ExtendedSerDes.deserialize`` with the two open findings counted, not failed."""
-    try:
-        return ExtendedSerDes().deserialize(payload)
-    except decimal.InvalidOperation:
-        assert '"t":"d"' in payload.replace(" ", ""), payload
-        STATS["payload: open finding 3 (decimal.InvalidOperation)"] += 1
-        raise SerDesError("finding 3") from None
+    """``ExtendedSerDes.deserialize``: any exception but ``SerDesError`` fails the test."""
+    return ExtendedSerDes().deserialize(payload)
 
 
 @settings(max_examples=examples(500))
@@ -113,7 +107,7 @@ def test_a_replayed_result_is_the_recorded_value_or_a_serdes_error(payload: str)
     response, seen = _replay_with_result(payload)
     try:
         expected = _read(payload)
-    except (SerDesError, RecursionError):
+    except SerDesError:
         assert response["Status"] == "FAILED"
         assert response["Error"]["ErrorType"] == "durable_core.errors.SerDesError"
         assert "'s'" in response["Error"]["ErrorMessage"]
