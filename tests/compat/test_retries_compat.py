@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aws_durable_execution_sdk_python.config import Duration, JitterStrategy
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
@@ -59,3 +61,39 @@ def test_jittered_delays_stay_in_aws_range(jitter: Jitter) -> None:
             assert decision.should_retry
             assert isinstance(decision.delay_seconds, int)
             assert max(1, low) <= decision.delay_seconds <= base
+
+
+class Throttled(RuntimeError):
+    pass
+
+
+FILTERS = [
+    pytest.param(None, None, id="no-filter-retries-everything"),
+    pytest.param(["timeout"], None, id="substring"),
+    pytest.param([re.compile(r"^5\d\d ")], None, id="regex-searched"),
+    pytest.param([re.compile(r"\d{3} ")], None, id="regex-anywhere"),
+    pytest.param(None, [Throttled], id="type"),
+    pytest.param(None, [RuntimeError], id="base-type-matches-subclass"),
+    pytest.param(["timeout"], [Throttled], id="message-or-type"),
+    pytest.param([], None, id="empty-message-list-retries-nothing"),
+]
+ERRORS = [
+    RuntimeError("connection timeout"),
+    RuntimeError("503 Service Unavailable"),
+    RuntimeError("upstream said 503 busy"),
+    Throttled("slow down"),
+    ValueError("bad input"),
+]
+
+
+@pytest.mark.parametrize(("messages", "types"), FILTERS)
+def test_which_errors_are_retried_matches_aws(
+    messages: list[str | re.Pattern[str]] | None, types: list[type[Exception]] | None
+) -> None:
+    aws = create_retry_strategy(
+        RetryStrategyConfig(max_attempts=3, retryable_errors=messages, retryable_error_types=types)
+    )
+    ours = RetryPolicy(max_attempts=3, retryable_errors=messages, retryable_error_types=types)
+    expected = [aws(error, 1).should_retry for error in ERRORS]
+    assert [ours(error, 1).should_retry for error in ERRORS] == expected
+    assert not any(ours(error, 3).should_retry for error in ERRORS)  # attempts exhausted
