@@ -48,6 +48,7 @@ from aws_durable_execution_sdk_python.lambda_service import (
 from durable_core import (
     CheckpointResponse,
     ExecutionOptions,
+    LambdaBackend,
     MapConfig,
     MemoryBackend,
     StatePage,
@@ -1001,6 +1002,132 @@ def bench_local_service(n: int, repeats: int) -> list[Row]:
     ]
 
 
+# -- 10. replay through LambdaBackend, paged ---------------------------------------
+
+
+#: Operations per GetDurableExecutionState page, the MaxItems both SDKs ask for.
+PAGE = 1000
+_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+class PagedLambdaClient:
+    """A boto3 ``lambda`` client answering from a completed log, ``PAGE`` operations a
+    page, with what boto3 returns (timestamps as datetimes): each SDK's own backend
+    (our ``LambdaBackend``, AWS's ``LambdaClient``) parses the answers, as on Lambda."""
+
+    def __init__(self, operations: list[dict[str, Any]]) -> None:
+        self.operations = operations
+
+    def get_durable_execution_state(self, **params: Any) -> dict[str, Any]:
+        start = int(params["Marker"])
+        page: dict[str, Any] = {"Operations": self.operations[start : start + PAGE]}
+        if start + PAGE < len(self.operations):
+            page["NextMarker"] = str(start + PAGE)
+        return page
+
+    def checkpoint_durable_execution(self, **params: Any) -> dict[str, Any]:
+        raise BenchError("a replay of completed steps must not checkpoint")
+
+
+def paged_log(n: int) -> tuple[PagedLambdaClient, dict[str, Any]]:
+    """``n`` SUCCEEDED steps (as ``completed_log`` writes them) behind a paged client, and
+    the invocation event: the first page in the event (timestamps in epoch
+    milliseconds, as Lambda sends them), the rest behind ``NextMarker``."""
+    operations: list[dict[str, Any]] = [
+        {
+            "Id": "execution",
+            "Type": "EXECUTION",
+            "Status": "STARTED",
+            "StartTimestamp": _EPOCH,
+            "ExecutionDetails": {"InputPayload": "{}"},
+        }
+    ]
+    operations += [
+        {
+            "Id": operation_id(None, i + 1),
+            "Type": "STEP",
+            "SubType": "Step",
+            "Status": "SUCCEEDED",
+            "StartTimestamp": _EPOCH,
+            "EndTimestamp": _EPOCH,
+            "StepDetails": {"Attempt": 1, "Result": json.dumps(i)},
+        }
+        for i in range(n)
+    ]
+    millis = int(_EPOCH.timestamp() * 1000)
+    first = [
+        {k: millis if isinstance(v, dt.datetime) else v for k, v in op.items()}
+        for op in operations[:PAGE]
+    ]
+    event = {
+        "DurableExecutionArn": "arn:aws:lambda:us-east-1:123456789012:function:bench:$LATEST"
+        "/durable-execution/paged/1",
+        "CheckpointToken": "token",
+        "InitialExecutionState": {
+            "Operations": first,
+            "NextMarker": str(PAGE) if len(operations) > PAGE else None,
+        },
+    }
+    return PagedLambdaClient(operations), event
+
+
+def replay_paged_once(sdk: str, n: int) -> float:
+    """CPU seconds of one replay of ``n`` steps by ``sdk`` through its boto3 backend."""
+    client, event = paged_log(n)
+    workflow = steps_workflow(n)
+    gc.collect()
+    cpu = time.process_time()
+    if sdk == "ours":
+        options = ExecutionOptions(backend=LambdaBackend(client=client))
+        response = run_invocation(workflow, event, None, options)
+    else:
+        boto3_client: Any = client  # boto3-shaped, not boto3's class
+        handler = durable_execution(workflow, boto3_client=boto3_client)
+        response = dict(handler(event, NO_LAMBDA_CONTEXT))
+    seconds = time.process_time() - cpu
+    if response != {"Status": "SUCCEEDED", "Result": expected_result(n)}:
+        raise BenchError(f"{sdk}: paged replay of {n} steps answered {response!r}")
+    return seconds
+
+
+def bench_replay_paged(sizes: Sequence[int], repeats: int) -> list[Row]:
+    """CPU per replayed step, each SDK reading its log through its boto3 backend in pages
+    of ``PAGE``, best of ``repeats`` (one run at 100k); and the growth of ours from the
+    smallest size to the largest (flat is 1)."""
+    per_step: dict[int, dict[str, float]] = {}
+    for n in sizes:
+        runs = 1 if n >= 100_000 else repeats
+        per_step[n] = {
+            sdk: min(replay_paged_once(sdk, n) for _ in range(runs)) / n
+            for sdk in ("ours", "theirs")
+        }
+    rows = [
+        Row(
+            f"replay_paged_{n}",
+            "10",
+            f"replay {n:,} ops through the boto3 backend, pages of {PAGE}: CPU per step",
+            "us",
+            per_step[n]["ours"],
+            per_step[n]["theirs"],
+        )
+        for n in sizes
+    ]
+    low, high = min(sizes), max(sizes)
+    if high > low:
+        rows.append(
+            Row(
+                "growth_paged",
+                "10",
+                f"replay through the boto3 backend: CPU per step {high:,} / {low:,}",
+                "x",
+                per_step[high]["ours"] / per_step[low]["ours"],
+                per_step[high]["theirs"] / per_step[low]["theirs"],
+                note="flat = 1",
+            )
+        )
+    return rows
+
+
 # -- the run -----------------------------------------------------------------------
 
 
@@ -1021,6 +1148,7 @@ class Sizes:
     map_sizes: tuple[int, ...] = (1_000, 10_000)
     local_steps: int = 100
     local_repeats: int = 7
+    paged_logs: tuple[int, ...] = (1_000, 10_000, 100_000)
 
 
 QUICK = Sizes(
@@ -1039,6 +1167,7 @@ QUICK = Sizes(
     map_sizes=(20, 100),
     local_steps=5,
     local_repeats=1,
+    paged_logs=(10, 2_500),
 )
 
 
@@ -1072,6 +1201,8 @@ def run_all(sizes: Sizes, *, progress: Callable[[str], None] = print) -> Report:
     report.notes += large.notes
     progress(f"9. {sizes.local_steps} steps + wait on LocalService x {sizes.local_repeats}")
     report.rows += bench_local_service(sizes.local_steps, sizes.local_repeats)
+    progress(f"10. replaying {', '.join(f'{n:,}' for n in sizes.paged_logs)} ops, paged")
+    report.rows += bench_replay_paged(sizes.paged_logs, sizes.log_repeats)
     return report
 
 
@@ -1098,7 +1229,7 @@ def machine() -> list[str]:
 
 @dataclass(frozen=True)
 class Target:
-    """One of issue 5's targets: ``row``'s figure compared with ``limit``.
+    """A target of issue 5 or 16: ``row``'s figure compared with ``limit``.
 
     ``of`` is what is compared: the ratio ours/theirs, or ours alone (a growth factor).
     """
@@ -1133,11 +1264,17 @@ TARGETS = (
     ),
     Target("steps/s at 20 ms, ours default / AWS", "latency", 5, at_most=False),
     Target("cold import (bytecode cached), ours/AWS", "import", 0.5),
+    # Issue 16: replay through the boto3 backend, paged, flat and at most 0.2x AWS's.
+    Target("paged replay CPU per step, largest/smallest log, ours", "growth_paged", 1.2, of="ours"),
+    *(
+        Target(f"paged replay {n:,} ops, CPU per step, ours/AWS", f"replay_paged_{n}", 0.2)
+        for n in Sizes().paged_logs
+    ),
 )
 
 
 def targets_table(report: Report) -> str:
-    """Issue 5's targets, each with the figure this run measured for it."""
+    """The targets of issues 5 and 16, each with the figure this run measured for it."""
     lines = ["| target | limit | measured | met |", "|---|---:|---:|---|"]
     for target in TARGETS:
         value = target.value(report)
@@ -1161,7 +1298,7 @@ def write_results(report: Report, sizes: Sizes, quick: bool, path: Path = RESULT
         "",
         table(report),
         "",
-        "## Issue 5's targets",
+        "## The targets of issues 5 and 16",
         "",
         "The default mode keeps AWS's guarantee that a step's result is persisted before the",
         "step returns, one round trip per sequential step; the opt-in pipelined mode is the",

@@ -160,6 +160,10 @@ def test_every_target_names_a_row_the_figures_make() -> None:
         ]
     }
     made.add("import")  # bench_import's first row (a subprocess run, tested above)
+    # Figure 10's rows are named by size (the format is checked at small sizes).
+    paged = [row.key for row in bench.bench_replay_paged((10, 20), 1)]
+    assert paged == ["replay_paged_10", "replay_paged_20", "growth_paged"]
+    made |= {"growth_paged", *(f"replay_paged_{n}" for n in bench.Sizes().paged_logs)}
     assert {target.row for target in bench.TARGETS} <= made
 
 
@@ -190,3 +194,17 @@ def test_import_without_bytecode_compiles_from_source(tmp_path: Path) -> None:
     source = bench.interpreter_env(None)
     assert source["PYTHONDONTWRITEBYTECODE"] == "1"
     assert source["PYTHONPYCACHEPREFIX"] != str(tmp_path)
+
+
+def test_paged_replay_reads_every_page_with_both_sdks() -> None:
+    # 2,500 steps are three pages: an SDK that missed one would run (and checkpoint) the
+    # steps it did not find, which the paged client refuses.
+    rows = bench.bench_replay_paged((10, 2_500), 1)
+    assert [r.key for r in rows] == ["replay_paged_10", "replay_paged_2500", "growth_paged"]
+    assert all(r.ours is not None and r.theirs is not None for r in rows)
+
+
+def test_a_paged_replay_that_checkpoints_is_refused() -> None:
+    client, _ = bench.paged_log(3)
+    with pytest.raises(bench.BenchError):
+        client.checkpoint_durable_execution()
