@@ -25,6 +25,7 @@ from durable_core import (
     ParallelConfig,
     use_backend,
 )
+from durable_core import checkpoint as checkpoint_module
 from durable_core._replay import CheckpointLog
 from durable_core.checkpoint import Checkpointer
 from durable_core.types import OperationAction, OperationStatus, OperationType, OperationUpdate
@@ -229,3 +230,40 @@ def test_nothing_is_sent_twice_and_order_is_kept(flush: bool) -> None:
     else:
         # The last synchronous send of each thread (j = 18) persisted it and all before.
         assert all(f"{k}-18" in sent for k in range(4))
+
+
+def test_a_sender_lingers_until_every_running_branch_has_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While three branches run, the first to send waits for the other two (each within
+    the linger's gap) and one call carries all three; a branch whose update a call has
+    just persisted no longer counts as one that will send."""
+    monkeypatch.setattr(checkpoint_module, "_MAX_LINGER", PATIENCE)
+    monkeypatch.setattr(checkpoint_module, "_LINGER_SHARE", 1e6)
+    backend = GatedBackend(calls=3)
+    for gate in backend.gates:
+        gate.set()
+    checkpointer = _checkpointer(backend)
+    checkpointer.count_branches(3)
+    a, a_outcome = _send_in_thread(checkpointer, "a")
+    _eventually(lambda: checkpointer.pending == 1)
+    b, _ = _send_in_thread(checkpointer, "b")
+    _eventually(lambda: checkpointer.pending == 2)
+    time.sleep(0.05)  # room for a call that should not be made
+    assert backend.entered == []  # c still runs: a and b wait for it
+    checkpointer.send(_update("c0"), sync=False)  # an update that does not wait joins too
+    c, _ = _send_in_thread(checkpointer, "c")
+    for thread in (a, b, c):
+        thread.join(PATIENCE)
+    assert backend.entered == [["a", "b", "c0", "c"]]
+    assert a_outcome == ["persisted"]
+
+    # Two branches run; one sends, the other ends without sending: the sender stops
+    # lingering at once (not after the linger's gap, here the test's patience).
+    checkpointer.count_branches(-1)
+    d, d_outcome = _send_in_thread(checkpointer, "d")
+    _eventually(lambda: checkpointer.pending == 1)
+    checkpointer.count_branches(-1)
+    d.join(PATIENCE / 10)
+    assert d_outcome == ["persisted"]
+    assert backend.entered[1:] == [["d"]]

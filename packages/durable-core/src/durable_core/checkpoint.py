@@ -53,9 +53,10 @@ __all__ = ["Checkpointer"]
 # CheckpointDurableExecution bounds a request; stay well below it.
 _MAX_UPDATES_PER_CALL = 250
 _MAX_BYTES_PER_CALL = 750 * 1024
-# While branches run concurrently, a sender waits this share of a round trip (at most
-# _MAX_LINGER) before sending, so updates other branches are about to make join the call.
-_LINGER_SHARE = 0.05
+# While branches run concurrently, a sender waits for the updates the others are about to
+# make: as long as each arrives within _MAX_LINGER of the last, up to this share of a
+# round trip in all.
+_LINGER_SHARE = 0.25
 _MAX_LINGER = 0.001
 
 
@@ -90,7 +91,14 @@ class Checkpointer:
         # sends everything buffered so far (group commit): concurrent branches that
         # checkpoint while a call is in flight share the next call, and a thread whose
         # update a call already carried returns without a call of its own.
-        self._cond = threading.Condition()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        # The sender lingering for its siblings waits on its own condition (same lock), so
+        # that a sibling arriving wakes only it, not every thread waiting for a call.
+        self._arrivals = threading.Condition(lock)
+        self._lingering = False
+        # The update number each thread inside _persist_through waits for.
+        self._waiting: list[int] = []
         self._buffer: list[OperationUpdate] = []
         self._queued = 0
         self._persisted = 0
@@ -104,14 +112,17 @@ class Checkpointer:
     def count_branches(self, delta: int) -> None:
         """Count the concurrent branches (parallel, map) submitted and not yet ended.
 
-        While more than one is, a sender lingers a moment so that the updates the others
-        are about to make share its call (PostgreSQL's commit_delay with commit_siblings;
-        AWS's checkpointer waits 1 ms for the same reason). Branches count from their
+        While more than one is, a sender lingers until the others wait on checkpoints too
+        (``_linger``), so that the updates they are about to make share its call
+        (PostgreSQL's commit_delay with commit_siblings; AWS's checkpointer waits 1 ms per
+        update for the same reason). Branches count from their
         submission, not their thread's start, so the first calls of a map already wait
         for the branches whose threads are still starting.
         """
         with self._cond:
             self._branches += delta
+            if self._lingering:
+                self._arrivals.notify()  # one branch fewer to wait for
 
     @property
     def pending(self) -> int:
@@ -124,6 +135,8 @@ class Checkpointer:
             self._buffer.append(update)
             self._queued += 1
             number = self._queued
+            if self._lingering and not sync:
+                self._arrivals.notify()
         if sync:
             self._persist_through(number)
             self._raise_failure()
@@ -164,31 +177,65 @@ class Checkpointer:
         cond = self._cond
         lingered = False
         with cond:
-            while self._persisted < number and not self.revoked:
-                self._raise_failure()
-                if self._in_flight:
-                    cond.wait()
-                    continue
-                if self._branches > 1 and not lingered:
-                    lingered = True
-                    cond.wait(min(_MAX_LINGER, self._round_trip * _LINGER_SHARE))
-                    continue
-                chunk = self._next_chunk()
-                self._in_flight = True
-                cond.release()
-                try:
-                    self._call(chunk)
-                except BaseException as exc:
-                    # The invocation ends: every thread waiting, or sending later, raises
-                    # it too. The buffer stays intact; nothing is marked persisted.
-                    self._failure = self._failure or exc
-                    raise
-                finally:
-                    cond.acquire()
-                    self._in_flight = False
-                    cond.notify_all()
-                del self._buffer[: len(chunk)]
-                self._persisted += len(chunk)
+            self._waiting.append(number)
+            if self._lingering:
+                self._arrivals.notify()
+            try:
+                while self._persisted < number and not self.revoked:
+                    self._raise_failure()
+                    if self._in_flight or self._lingering:
+                        cond.wait()
+                        continue
+                    if self._branches > 1 and not lingered:
+                        lingered = True
+                        self._linger()
+                        continue
+                    self._send_chunk()
+            finally:
+                self._waiting.remove(number)
+
+    def _linger(self) -> None:
+        """Before sending while branches run, wait for the siblings' updates to join the
+        call: until every branch is blocked on a checkpoint, or no update arrived for
+        ``_MAX_LINGER``, or a share of a round trip has passed. A branch still running is
+        about to add an update, which would otherwise wait a whole round trip for the next
+        call (AWS's batcher waits the same way: 1 ms for each next update)."""
+        self._lingering = True
+        deadline = time.monotonic() + self._round_trip * _LINGER_SHARE
+        try:
+            while self._blocked() < self._branches and not self._in_flight:
+                remaining = min(deadline - time.monotonic(), _MAX_LINGER)
+                if remaining <= 0 or not self._arrivals.wait(remaining):
+                    break
+        finally:
+            self._lingering = False
+            self._cond.notify_all()
+
+    def _blocked(self) -> int:
+        """Threads waiting for an update not yet persisted: a thread a call has just
+        released is still in ``_waiting`` until it runs, but will add no more for it."""
+        persisted = self._persisted
+        return sum(1 for number in self._waiting if number > persisted)
+
+    def _send_chunk(self) -> None:
+        """One call with the next chunk of the buffer; the lock is released meanwhile."""
+        cond = self._cond
+        chunk = self._next_chunk()
+        self._in_flight = True
+        cond.release()
+        try:
+            self._call(chunk)
+        except BaseException as exc:
+            # The invocation ends: every thread waiting, or sending later, raises
+            # it too. The buffer stays intact; nothing is marked persisted.
+            self._failure = self._failure or exc
+            raise
+        finally:
+            cond.acquire()
+            self._in_flight = False
+            cond.notify_all()
+        del self._buffer[: len(chunk)]
+        self._persisted += len(chunk)
 
     def _send_in_background(self) -> None:
         try:
