@@ -29,11 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
+import functools
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from durable_core.batch import BatchResult, CompletionConfig, MapConfig, NestingType, ParallelConfig
 from durable_core.checkpoint import Checkpointer
@@ -57,7 +58,12 @@ from durable_core.config import (
     validate_name,
 )
 from durable_core.context import DurableContext, StepContext, typed_config
-from durable_core.errors import StepError, ValidationError
+from durable_core.errors import (
+    StepError,
+    SuspendExecution,
+    UnawaitedOperationError,
+    ValidationError,
+)
 from durable_core.logger import ReplaySafeLogger
 from durable_core.operations._flow import (
     Body,
@@ -101,6 +107,7 @@ __all__ = ["AsyncCallback", "AsyncDurableContext", "run_async_handler", "run_awa
 
 T = TypeVar("T")
 U = TypeVar("U")
+P = ParamSpec("P")
 
 # Tasks checkpointing at once beyond this wait for a thread (they would wait for the one
 # call in flight anyway).
@@ -120,6 +127,48 @@ class _Runtime:
         self._executor = ThreadPoolExecutor(
             max_workers=_CHECKPOINT_THREADS, thread_name_prefix="durable-checkpoint"
         )
+        # The operations' coroutines that may not have started yet (see ``track``).
+        self._created: list[Coroutine[Any, Any, Any]] = []
+        self._prune_at = _PRUNE_AT
+
+    def track(self, coro: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+        """Remember an operation's coroutine, so one never awaited is found (``unawaited``).
+
+        Started ones are dropped now and then: the list stays as long as the coroutines
+        created and not yet awaited, not as long as the workflow.
+        """
+        created = self._created
+        created.append(coro)
+        if len(created) >= self._prune_at:
+            created[:] = [
+                c for c in created if inspect.getcoroutinestate(c) == inspect.CORO_CREATED
+            ]
+            self._prune_at = max(_PRUNE_AT, 2 * len(created))
+        return coro
+
+    def check_awaited(self) -> None:
+        """Raise ``UnawaitedOperationError`` for an operation never awaited (see ``discard``)."""
+        never = self.discard()
+        if never:
+            raise UnawaitedOperationError(
+                f"{', '.join(never)} {'was' if len(never) == 1 else 'were'} called but never "
+                "awaited, so it did not run: await every AsyncDurableContext operation "
+                "(an async def handler is given AsyncDurableContext: annotate ctx with it, "
+                "and mypy reports an operation used without await)"
+            )
+
+    def discard(self) -> list[str]:
+        """Close the operations' coroutines never started (no "never awaited" warning left
+        for the interpreter to print later); return what each was, for the error."""
+        never = []
+        for coro in self._created:
+            if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                name = getattr(coro, "cr_frame").f_locals.get("name")  # noqa: B009 - typeshed
+                operation = getattr(coro, "__qualname__", "operation").replace("._", ".")
+                never.append(f"{operation}({'' if name is None else repr(name)})")
+                coro.close()
+        self._created.clear()
+        return never
 
     async def checkpoint(self, checkpointer: Checkpointer, effect: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -127,6 +176,29 @@ class _Runtime:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+_PRUNE_AT = 64
+
+
+class _Operations(Protocol):
+    _runtime: _Runtime
+
+
+_S = TypeVar("_S", bound=_Operations)
+
+
+def _operation(
+    method: Callable[Concatenate[_S, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[_S, P], Coroutine[Any, Any, T]]:
+    """An awaited operation: its coroutine is tracked, so one never awaited fails the
+    invocation (``_Runtime.check_awaited``) instead of silently not running."""
+
+    @functools.wraps(method)
+    def operation(self: _S, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
+        return self._runtime.track(method(self, *args, **kwargs))
+
+    return operation
 
 
 async def _run_body(body: Callable[..., Any], effect: Body) -> Any:
@@ -154,7 +226,9 @@ class AsyncCallback(Generic[ResultT]):
         self.callback_id = callback.callback_id
         self._callback = callback
         self._ctx = ctx
+        self._runtime = ctx._runtime
 
+    @_operation
     async def result(self) -> ResultT:
         """As ``Callback.result``: the answer, or suspend while open, or the typed error."""
         return await self._ctx._drive(self._callback.result_flow())
@@ -193,7 +267,7 @@ class AsyncDurableContext:
     @overload
     async def step(
         self,
-        func: Callable[[StepContext], Awaitable[T]],
+        func: Callable[[StepContext], Coroutine[Any, Any, T]],
         name: str | None = None,
         config: StepConfig[T] | None = None,
     ) -> T: ...
@@ -206,27 +280,37 @@ class AsyncDurableContext:
         config: StepConfig[T] | None = None,
     ) -> T: ...
 
-    async def step(
+    def step(
         self,
         func: Callable[[StepContext], Any],
         name: str | None = None,
         config: StepConfig[Any] | None = None,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """Run ``func`` (sync or ``async def``) once and checkpoint its result.
 
         On replay the recorded result is returned without running ``func``; failures
         are retried per ``config.retry`` exactly as ``DurableContext.step``.
         """
+        return self._runtime.track(self._step(func, name, config))
+
+    async def _step(
+        self,
+        func: Callable[[StepContext], Any],
+        name: str | None,
+        config: StepConfig[Any] | None,
+    ) -> Any:
         config = self._core._state.step_config(config, func)
         call = self._core._call(OperationType.STEP, config.sub_type or "Step", name)
         return await self._drive(step_flow(self._core, call, config), func)
 
+    @_operation
     async def wait(self, duration: float | dt.timedelta, name: str | None = None) -> None:
         """Suspend for ``duration`` (seconds or a timedelta, at least 1 s) at no Lambda cost."""
         seconds = duration.total_seconds() if isinstance(duration, dt.timedelta) else duration
         call = self._core._call(OperationType.WAIT, "Wait", name)
         await self._drive(wait_flow(self._core, call, seconds))
 
+    @_operation
     async def run_in_child_context(
         self,
         func: Callable[[AsyncDurableContext], Awaitable[T]],
@@ -240,6 +324,7 @@ class AsyncDurableContext:
         result: T = await self._drive(child_flow(self._core, call, config), self._wrap(func))
         return result
 
+    @_operation
     async def parallel(
         self,
         branches: Sequence[Callable[[AsyncDurableContext], Awaitable[T]]],
@@ -256,6 +341,7 @@ class AsyncDurableContext:
         names = [parallel_branch_name(i) for i in range(len(branches))]
         return await self._batch("Parallel", "ParallelBranch", name, names, branches, config)
 
+    @_operation
     async def map(
         self,
         items: Sequence[U],
@@ -270,6 +356,7 @@ class AsyncDurableContext:
         units = [lambda c, item=item, i=i: func(c, item, i, items) for i, item in enumerate(items)]
         return await self._batch("Map", "MapIteration", name, names, units, config)
 
+    @_operation
     async def create_callback(
         self, name: str | None = None, config: CallbackConfig[ResultT] | None = None
     ) -> AsyncCallback[ResultT]:
@@ -279,6 +366,7 @@ class AsyncDurableContext:
         flow: Flow[Callback[ResultT]] = create_callback_flow(self._core, call, config)
         return AsyncCallback(await self._drive(flow), self)
 
+    @_operation
     async def wait_for_callback(
         self,
         submitter: Callable[[str, StepContext], Any],
@@ -303,6 +391,7 @@ class AsyncDurableContext:
         flow: Flow[ResultT] = wait_for_callback_flow(self._core, call)
         return await self._drive(flow, self._wrap(body))
 
+    @_operation
     async def invoke(
         self,
         function_name: str,
@@ -318,6 +407,7 @@ class AsyncDurableContext:
         )
         return await self._drive(flow)
 
+    @_operation
     async def wait_for_condition(
         self,
         check: Callable[[T, StepContext], T] | Callable[[T, StepContext], Awaitable[T]],
@@ -338,7 +428,7 @@ class AsyncDurableContext:
     @overload
     async def step_with_compensation(
         self,
-        func: Callable[[StepContext], Awaitable[T]],
+        func: Callable[[StepContext], Coroutine[Any, Any, T]],
         compensate: Callable[[T, StepContext], Awaitable[None] | None],
         name: str | None = None,
         config: StepConfig[T] | None = None,
@@ -353,19 +443,29 @@ class AsyncDurableContext:
         config: StepConfig[T] | None = None,
     ) -> T: ...
 
-    async def step_with_compensation(
+    def step_with_compensation(
         self,
         func: Callable[[StepContext], Any],
         compensate: Callable[[Any, StepContext], Awaitable[None] | None],
         name: str | None = None,
         config: StepConfig[Any] | None = None,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """As ``DurableContext.step_with_compensation``; either function may be ``async def``."""
+        return self._runtime.track(self._step_with_compensation(func, compensate, name, config))
+
+    async def _step_with_compensation(
+        self,
+        func: Callable[[StepContext], Any],
+        compensate: Callable[[Any, StepContext], Awaitable[None] | None],
+        name: str | None,
+        config: StepConfig[Any] | None,
+    ) -> Any:
         check_compensate(compensate)
-        result = await self.step(func, name, config)
+        result = await self._step(func, name, config)
         register(self._core, validate_name(name), compensate, result)
         return result
 
+    @_operation
     async def run_compensations(self, name: str | None = None) -> CompensationResult:
         """As ``DurableContext.run_compensations``: undo, newest first, in one child context."""
         pending = take_pending(self._core)
@@ -383,26 +483,31 @@ class AsyncDurableContext:
 
         return await self._drive(compensations_flow(self._core, name), self._wrap(undo_all))
 
+    @_operation
     async def patched(self, change_id: str) -> bool:
         """As ``DurableContext.patched``; awaited, since it may checkpoint the marker."""
         return await self._drive(patched_flow(self._core, change_id))
 
+    @_operation
     async def deprecate_patch(self, change_id: str) -> None:
         """As ``DurableContext.deprecate_patch``; awaited, since it checkpoints the marker."""
         await self._drive(deprecate_patch_flow(self._core, change_id))
 
+    @_operation
     async def race(
         self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
     ) -> Winner[T]:
         """As ``DurableContext.race``, the branches run as tasks: the first outcome decides."""
         return race_winner(await self._combine(RACE, branches, name))
 
+    @_operation
     async def any(
         self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
     ) -> Winner[T]:
         """As ``DurableContext.any``: the first success, or ``AllBranchesFailedError``."""
         return any_winner(await self._combine(ANY, branches, name), name)
 
+    @_operation
     async def all_settled(
         self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
     ) -> BatchResult[T]:
@@ -544,7 +649,7 @@ def run_async_handler(
 
 
 def run_awaitable(value: Awaitable[T]) -> T:
-    """Await what a sync handler returned (it was given the sync context), as above."""
+    """Await ``value`` (an ``async def`` error handler's result) on a loop of its own."""
     return _run_on_own_loop(lambda runtime: value)
 
 
@@ -552,7 +657,16 @@ def _run_on_own_loop(start: Callable[[_Runtime], Awaitable[T]]) -> T:
     runtime = _Runtime()
 
     async def main() -> T:
-        return await start(runtime)
+        try:
+            value = await start(runtime)
+        except SuspendExecution:
+            runtime.check_awaited()
+            raise
+        except BaseException:
+            runtime.discard()  # the handler's own failure is the one to report
+            raise
+        runtime.check_awaited()
+        return value
 
     try:
         try:
