@@ -261,8 +261,6 @@ def test_an_async_handler_called_from_a_running_loop_gets_its_own_loop() -> None
     assert asyncio.run(caller())["Result"] == '"inside"'
 
 
-
-
 def test_an_async_step_over_its_timeout_fails_with_step_timeout() -> None:
     async def wf(event: Any, ctx: AsyncDurableContext) -> None:
         async def never(s: StepContext) -> None:

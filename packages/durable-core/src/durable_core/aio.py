@@ -27,6 +27,7 @@ an event loop it owns for the invocation (see ``run_async_handler``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import datetime as dt
 import functools
@@ -59,10 +60,12 @@ from durable_core.config import (
 )
 from durable_core.context import DurableContext, StepContext, typed_config
 from durable_core.errors import (
+    DurableOperationError,
     StepError,
     SuspendExecution,
     UnawaitedOperationError,
     ValidationError,
+    qualified_type_name,
 )
 from durable_core.logger import ReplaySafeLogger
 from durable_core.operations._flow import (
@@ -201,22 +204,86 @@ def _operation(
     return operation
 
 
+class _CancelledBody(DurableOperationError):
+    """``asyncio.CancelledError`` raised by the user's code: its failure, recorded under
+    its own type and retried per policy, as any exception of a body is.
+
+    A ``CancelledError`` is a ``BaseException``, which the operations' flows (like AWS's
+    SDK) let through; it would escape the invocation and leave the operation STARTED.
+    Only the cancellation of the task running the operation is let through.
+    """
+
+    @classmethod
+    def of(cls, exc: asyncio.CancelledError) -> _CancelledBody:
+        return cls(str(exc) or None, error_type=qualified_type_name(exc))
+
+
 async def _run_body(body: Callable[..., Any], effect: Body) -> Any:
+    try:
+        return await _attempt(body, effect)
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise _CancelledBody.of(exc) from exc
+
+
+async def _attempt(body: Callable[..., Any], effect: Body) -> Any:
     if effect.timeout is None:
         value = body(*effect.args)
         return await value if inspect.isawaitable(value) else value
-    # Bounded: an async body is cancelled at the timeout; a plain one runs in a thread
-    # (as the sync driver runs it) and is abandoned.
+    # Bounded as in the sync driver: a plain body runs in a thread of its own that is
+    # abandoned at the timeout (a daemon: the invocation does not wait for it); what
+    # is awaited (an async def body, or the coroutine a lambda returned) is cancelled
+    # at the timeout, and not waited for either.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + effect.timeout
     if is_coroutine_function(body):
-        attempt: asyncio.Future[Any] = asyncio.ensure_future(body(*effect.args))
+        value = body(*effect.args)
     else:
-        attempt = asyncio.ensure_future(asyncio.to_thread(body, *effect.args))
-    done, _ = await asyncio.wait({attempt}, timeout=effect.timeout)
+        in_thread = _in_daemon_thread(body, effect.args)
+        done, _ = await asyncio.wait({in_thread}, timeout=effect.timeout)
+        if not done:
+            in_thread.cancel()
+            raise effect.timeout_error()
+        value = in_thread.result()
+        if not inspect.isawaitable(value):
+            return value
+    awaited: asyncio.Future[Any] = asyncio.ensure_future(value)
+    done, _ = await asyncio.wait({awaited}, timeout=max(0.0, deadline - loop.time()))
     if not done:
-        attempt.cancel()
+        awaited.cancel()
         raise effect.timeout_error()
-    value = attempt.result()
-    return await value if inspect.isawaitable(value) else value
+    return awaited.result()
+
+
+def _in_daemon_thread(body: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+    """``body(*args)`` in a new daemon thread (with this task's context variables); its
+    outcome resolves the future, unless the future was given up or the loop closed."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+    def attempt() -> None:
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = context.run(body, *args)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: the invocation ended
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=attempt, name="durable-step-attempt", daemon=True).start()
+    return future
 
 
 class AsyncCallback(Generic[ResultT]):
