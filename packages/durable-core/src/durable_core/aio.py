@@ -71,9 +71,11 @@ from durable_core.logger import ReplaySafeLogger
 from durable_core.operations._flow import (
     Body,
     Flow,
+    Flush,
+    Send,
+    SendResult,
     is_coroutine_function,
     no_body,
-    perform_checkpoint,
 )
 from durable_core.operations.batch import (
     BatchTally,
@@ -112,24 +114,22 @@ T = TypeVar("T")
 U = TypeVar("U")
 P = ParamSpec("P")
 
-# Tasks checkpointing at once beyond this wait for a thread (they would wait for the one
-# call in flight anyway).
-_CHECKPOINT_THREADS = 32
-
 
 class _Runtime:
-    """What the contexts of one async invocation share: the checkpoint worker threads.
+    """What the contexts of one async invocation share: the checkpoint sender thread,
+    and the operations' coroutines not yet awaited.
 
-    A checkpoint may block on the network, so it runs off the loop. Each task awaits its
-    own checkpoints one after the other, so its updates keep the order it issued them in;
-    concurrent tasks (parallel, map branches) checkpoint from threads of their own, so
-    the checkpointer's group commit lets them share calls, as threads of the sync API do.
+    A checkpoint call may block on the network, so it runs off the loop, on one thread:
+    an update is queued on the loop (in the order the tasks issue them) and the task
+    that must see it persisted awaits the call in flight, or starts the next one, which
+    carries everything queued meanwhile. So concurrent tasks (parallel, map branches)
+    share calls as threads of the sync API do (group commit), with one thread in all
+    instead of one per waiting task.
     """
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(
-            max_workers=_CHECKPOINT_THREADS, thread_name_prefix="durable-checkpoint"
-        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-checkpoint")
+        self._call: asyncio.Future[None] | None = None
         # The operations' coroutines that may not have started yet (see ``track``).
         self._created: list[Coroutine[Any, Any, Any]] = []
         self._prune_at = _PRUNE_AT
@@ -173,9 +173,29 @@ class _Runtime:
         self._created.clear()
         return never
 
-    async def checkpoint(self, checkpointer: Checkpointer, effect: Any) -> None:
+    async def checkpoint(
+        self, checkpointer: Checkpointer, effect: Send | SendResult | Flush
+    ) -> None:
+        """``perform_checkpoint`` with the waiting done on the loop (see the class)."""
+        if isinstance(effect, Send):
+            number = checkpointer.queue(effect.update, sync=effect.sync)
+        elif isinstance(effect, SendResult):
+            number = checkpointer.queue_result(effect.update, pipelined=effect.pipelined)
+        else:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, checkpointer.flush)
+            return
+        if number is None:
+            return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, perform_checkpoint, checkpointer, effect)
+        while checkpointer.persisted < number and not checkpointer.revoked:
+            call = self._call
+            if call is None or call.done():
+                call = self._call = loop.run_in_executor(
+                    self._executor, checkpointer.persist_through, checkpointer.queued
+                )
+            await asyncio.shield(call)  # a failed call fails each task waiting on it
+        checkpointer.persist_through(number)  # persisted: raises only a failure or revocation
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
