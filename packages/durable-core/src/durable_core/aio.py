@@ -6,13 +6,15 @@ The same engine as ``DurableContext``: every operation is the flow of
 sync checkpoint the same updates under the same ids, and either replays the other's
 log. What differs is only how waiting and concurrency happen:
 
-* Checkpoint calls (boto3 underneath) run on one worker thread per invocation, in the
-  order the operations issue them, so the event loop is never blocked by the network.
+* Checkpoint calls (boto3 underneath) run on one sender thread per invocation, in the
+  order the operations issue them, so the event loop is never blocked by the network
+  (``_Runtime``; the threads an invocation uses: docs/performance.md).
 * A step's body may be ``async def`` (awaited on the loop) or a plain function. A
   plain body runs in the loop thread, as AWS's SDK runs it in the handler's thread:
   deterministic, but it blocks the loop while it runs, so do blocking I/O in an
   ``async def`` body (or ``await asyncio.to_thread(...)`` inside one). Only a step with
-  ``timeout_seconds`` runs a plain body in a thread, as the sync driver does.
+  ``timeout_seconds`` runs a plain body in a (daemon) thread, as the sync driver does.
+  ``asyncio.CancelledError`` raised by a body is its failure, as any exception is.
 * ``parallel`` and ``map`` run their branches as asyncio tasks, at most
   ``max_concurrency`` at a time; a branch that suspends keeps its slot, as with threads.
   ``race``, ``any`` and ``all_settled`` are such batches, with the rules of
@@ -21,7 +23,8 @@ log. What differs is only how waiting and concurrency happen:
   ``operations.saga`` and ``patches``; a compensation may be ``async def``.
 
 An ``async def`` handler gets an ``AsyncDurableContext``; ``run_invocation`` runs it on
-an event loop it owns for the invocation (see ``run_async_handler``).
+an event loop it owns for the invocation (see ``run_async_handler``). An operation
+called and never awaited fails the invocation (``UnawaitedOperationError``).
 """
 
 from __future__ import annotations
