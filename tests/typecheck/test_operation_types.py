@@ -71,6 +71,11 @@ def undo(result: dict[str, Any], step: StepContext) -> None:
     return None
 
 
+async def fetch_order(step: StepContext) -> dict:  # type: ignore[type-arg]
+    """The README's spelling (``-> dict``, which --strict asks to parametrise)."""
+    return {"id": 7}
+
+
 async def undo_async(result: dict[str, Any], step: StepContext) -> None:
     return None
 
@@ -135,6 +140,7 @@ async def async_workflow(event: Any, ctx: AsyncDurableContext) -> dict[str, Any]
     listed = assert_type(await ctx.step(names_async), list[Any])
     assert_type(await ctx.step(load), dict[str, Any])
     assert_type(await ctx.step(names), list[Any])
+    assert_type(await ctx.step(fetch_order), dict[Any, Any])  # the README's "inferred: dict"
     lambda_result = assert_type(await ctx.step(lambda s: load_async(s)), dict[str, Any])
     assert_type(await ctx.step(lambda s: load(s)), dict[str, Any])
     saga = assert_type(await ctx.step_with_compensation(load_async, undo_async), dict[str, Any])
