@@ -22,6 +22,7 @@ from durable_core import (
     CallbackConfig,
     DurableContext,
     InvokeConfig,
+    StepConfig,
     StepContext,
     WaitForCallbackConfig,
     WaitForConditionConfig,
@@ -184,6 +185,21 @@ async def async_callbacks(event: Any, ctx: AsyncDurableContext) -> None:
     assert_type(await ctx.wait_for_callback(lambda cid, s: None, config=waited), Order)
     invoked = InvokeConfig[Any, Order](result_serdes=OrderSerDes())
     assert_type(await ctx.invoke("billing", {"id": 7}, config=invoked), Order)
+
+
+def sync_serdes_disagreeing(event: Any, ctx: DurableContext) -> None:
+    """A serdes whose type is not the body's is a type error, not a run-time surprise."""
+    ctx.step(load, config=StepConfig(serdes=OrderSerDes()))  # type: ignore[arg-type]
+
+
+async def async_serdes_disagreeing(event: Any, ctx: AsyncDurableContext) -> None:
+    await ctx.step(load_async, config=StepConfig(serdes=OrderSerDes()))  # type: ignore[arg-type]
+    await ctx.step(load, config=StepConfig(serdes=OrderSerDes()))  # type: ignore[arg-type]
+    await ctx.step_with_compensation(
+        load_async,  # type: ignore[arg-type]
+        lambda result, s: None,
+        config=StepConfig(serdes=OrderSerDes()),
+    )
 
 
 def test_the_typed_workflows_run_and_agree() -> None:
