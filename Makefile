@@ -21,8 +21,11 @@ lint: install
 	$(RUN) ruff check packages tests $(wildcard examples)
 	$(RUN) ruff format --check packages tests $(wildcard examples)
 
+# The typing tests (tests/typecheck) are files mypy checks: each assert_type, each
+# expected error, is part of the gate.
 typecheck: install
-	$(RUN) mypy $(dir $(wildcard packages/*/src/*/__init__.py))
+	$(RUN) mypy $(dir $(wildcard packages/*/src/*/__init__.py)) tests/typecheck \
+		tests/core/test_async_typing.py tests/core/test_async_unawaited.py
 
 pytest: install
 	$(RUN) pytest

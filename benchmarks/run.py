@@ -872,6 +872,76 @@ def bench_map_latency(
     ]
 
 
+async def _doubled_async(ctx: Any, item: int, index: int, items: Sequence[int]) -> int:
+    """``_doubled`` for the ``AsyncDurableContext``: the same step, awaited."""
+    return int(await ctx.step(_constant(item * 2)))
+
+
+def async_map_workflow(n: int, config: Any) -> Workflow:
+    """``map_workflow`` written ``async def``: the same operations, ids and result."""
+
+    async def workflow(event: Any, ctx: Any) -> int:
+        batch = await ctx.map(list(range(n)), _doubled_async, config=config)
+        batch.throw_if_error()
+        return sum(batch.get_results())
+
+    return workflow
+
+
+def bench_map_fanout(
+    n: int, concurrencies: Sequence[int], latency: float, repeats: int
+) -> list[Row]:
+    """The map of figure 7 at each concurrency, our sync and our ``async def`` handler
+    side by side (each against AWS's SDK, which has no async face): items per second and
+    checkpoint calls, medians of ``repeats``. The async driver must keep up with the sync
+    one (issue 18): its branches are tasks, its checkpoint calls one thread's."""
+    rows: list[Row] = []
+    for concurrency in concurrencies:
+        config = MapConfig[int](max_concurrency=concurrency)
+        variants = (
+            ("sync", ours(map_workflow(n, config))),
+            ("async", ours(async_map_workflow(n, config))),
+            ("theirs", their_map(n, concurrency)),
+        )
+        rate: dict[str, float] = {}
+        calls: dict[str, float] = {}
+        for name, invoke in variants:
+            rates: list[float] = []
+            counts: list[float] = []
+            for _ in range(repeats):
+                backend = MeteredBackend(latency=latency)
+                event = backend.start_execution({})
+                timed = check(invoke(backend, event), "SUCCEEDED", expected_map_result(n))
+                rates.append(n / timed.seconds)
+                counts.append(checkpoint_traffic(backend, event["DurableExecutionArn"])[0])
+            rate[name], calls[name] = median(rates), median(counts)
+        label = f"map, {n:,} items, concurrency {concurrency}, {latency * 1e3:.0f} ms"
+        key = f"map_fanout_{concurrency}"
+        rows += [
+            Row(key, "7b", f"{label}: items/s", "/s", rate["sync"], rate["theirs"]),
+            Row(
+                f"{key}_async",
+                "7b",
+                f"{label}: items/s",
+                "/s",
+                rate["async"],
+                rate["theirs"],
+                note="ours async def",
+            ),
+            Row(f"{key}_calls", "7b", f"{label}: calls", "n", calls["sync"], calls["theirs"]),
+            Row(
+                f"{key}_async_calls",
+                "7b",
+                f"{label}: calls",
+                "n",
+                calls["async"],
+                calls["theirs"],
+                note="ours async def",
+            ),
+        ]
+    return rows
+
+
 def fresh_map(invoke: Invoke, n: int, *, memory: bool = False) -> tuple[Timed, int]:
     """A new execution of the map over ``n`` items, on a backend of its own (``invoke_once``)."""
     backend = MeteredBackend()
@@ -1144,6 +1214,7 @@ class Sizes:
     latency_repeats: int = 3
     map_items: int = 1_000
     map_concurrency: int = 50
+    fanout_concurrencies: tuple[int, ...] = (50, 100)
     map_repeats: int = 3
     map_sizes: tuple[int, ...] = (1_000, 10_000)
     local_steps: int = 100
@@ -1163,6 +1234,7 @@ QUICK = Sizes(
     latency_repeats=1,
     map_items=20,
     map_concurrency=5,
+    fanout_concurrencies=(3, 5),
     map_repeats=1,
     map_sizes=(20, 100),
     local_steps=5,
@@ -1194,6 +1266,11 @@ def run_all(sizes: Sizes, *, progress: Callable[[str], None] = print) -> Report:
     )
     report.rows += bench_map_latency(
         sizes.map_items, sizes.map_concurrency, sizes.latency, sizes.map_repeats
+    )
+    concurrencies = ", ".join(str(c) for c in sizes.fanout_concurrencies)
+    progress(f"7b. the same map, sync and async def, at concurrency {concurrencies}")
+    report.rows += bench_map_fanout(
+        sizes.map_items, sizes.fanout_concurrencies, sizes.latency, sizes.map_repeats
     )
     progress(f"8. map over {', '.join(f'{n:,}' for n in sizes.map_sizes)} items")
     large = bench_map_large(sizes.map_sizes, sizes.map_concurrency, sizes.map_repeats)

@@ -108,6 +108,14 @@ def test_map_figures_run_both_sdks_to_the_same_sum() -> None:
     assert not report.notes
 
 
+def test_the_fanout_figure_runs_sync_and_async_maps_to_the_same_sum() -> None:
+    rows = bench.bench_map_fanout(6, (2, 3), 0.001, 1)
+    assert [r.key for r in rows] == [
+        f"map_fanout_{c}{key}" for c in (2, 3) for key in ("", "_async", "_calls", "_async_calls")
+    ]
+    assert all(r.ours and r.theirs for r in rows)
+
+
 def test_map_sizes_predicted_too_slow_are_skipped() -> None:
     report = bench.bench_map_large((4, 1_000_000_000), 2, 1, limit=1.0)
     assert [r.key for r in report.rows] == ["map_4", "map_4_cpu", "map_4_mem"]

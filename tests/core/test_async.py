@@ -23,7 +23,7 @@ from durable_core import (
 from durable_core.aio import AsyncDurableContext
 from durable_core.backends.base import CheckpointResponse
 from durable_core.batch import CompletionConfig, MapConfig, ParallelConfig
-from durable_core.types import ErrorObject, OperationStatus, OperationType, OperationUpdate
+from durable_core.types import ErrorObject, OperationStatus, OperationUpdate
 
 from ._service import start
 from .conftest import drive
@@ -259,15 +259,6 @@ def test_an_async_handler_called_from_a_running_loop_gets_its_own_loop() -> None
         return drive(run(wf)).final
 
     assert asyncio.run(caller())["Result"] == '"inside"'
-
-
-def test_a_sync_handler_returning_an_awaitable_has_it_run() -> None:
-    async def work(ctx: DurableContext) -> int:
-        return ctx.step(lambda s: 5, name="five") * 2
-
-    driven = drive(run(lambda event, ctx: work(ctx)))
-    assert driven.final["Result"] == "10"
-    assert driven.by_name("five").type is OperationType.STEP
 
 
 def test_an_async_step_over_its_timeout_fails_with_step_timeout() -> None:

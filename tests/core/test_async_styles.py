@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from durable_builder import DurableBuilder
-from durable_class import DurableHandler
+from durable_class import AsyncDurableHandler
 from durable_closure import run
 from durable_core import DurableContext, MemoryBackend, StepContext
 from durable_core.aio import AsyncDurableContext
@@ -45,7 +45,7 @@ async def decorated(event: dict[str, Any], ctx: AsyncDurableContext) -> dict[str
     return await async_workflow(event, ctx)
 
 
-class AsyncFlow(DurableHandler):
+class AsyncFlow(AsyncDurableHandler):
     async def handle(self, event: Any, ctx: AsyncDurableContext) -> Any:
         return await async_workflow(event, ctx)
 

@@ -2,15 +2,20 @@
 
 State shared across invocations of a warm Lambda (clients, configuration) lives on
 the instance; anything the workflow decides must still come from durable operations.
+An ``async def handle`` subclasses ``AsyncDurableHandler`` instead, so that mypy holds
+each ``handle`` to the context the engine passes it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from durable_core import DurableContext, ExecutionOptions, run_invocation
+from durable_core import DurableContext, ExecutionOptions, HandlerResult, run_invocation
 
-__all__ = ["DurableContext", "DurableHandler"]
+if TYPE_CHECKING:  # asyncio stays off a sync handler's cold start
+    from durable_core.aio import AsyncDurableContext
+
+__all__ = ["AsyncDurableHandler", "DurableContext", "DurableHandler"]
 
 
 class DurableHandler:
@@ -18,9 +23,21 @@ class DurableHandler:
 
     options: ExecutionOptions | None = None
 
-    def handle(self, event: Any, ctx: Any) -> Any:
-        """Override with ``(self, event, ctx: DurableContext)``, or ``async def`` with
-        ``ctx: AsyncDurableContext``: the engine passes the context the override expects."""
+    def handle(self, event: Any, ctx: DurableContext) -> HandlerResult:
+        """Override with ``(self, event, ctx: DurableContext)``: the workflow."""
+        raise NotImplementedError(f"{type(self).__qualname__} must override handle(event, ctx)")
+
+    def __call__(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        return run_invocation(self.handle, event, lambda_context, self.options)
+
+
+class AsyncDurableHandler:
+    """As ``DurableHandler``, for ``async def handle(self, event, ctx: AsyncDurableContext)``."""
+
+    options: ExecutionOptions | None = None
+
+    async def handle(self, event: Any, ctx: AsyncDurableContext) -> Any:
+        """Override with ``async def (self, event, ctx: AsyncDurableContext)``: the workflow."""
         raise NotImplementedError(f"{type(self).__qualname__} must override handle(event, ctx)")
 
     def __call__(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:

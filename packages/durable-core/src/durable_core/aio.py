@@ -6,13 +6,15 @@ The same engine as ``DurableContext``: every operation is the flow of
 sync checkpoint the same updates under the same ids, and either replays the other's
 log. What differs is only how waiting and concurrency happen:
 
-* Checkpoint calls (boto3 underneath) run on one worker thread per invocation, in the
-  order the operations issue them, so the event loop is never blocked by the network.
+* Checkpoint calls (boto3 underneath) run on one sender thread per invocation, in the
+  order the operations issue them, so the event loop is never blocked by the network
+  (``_Runtime``; the threads an invocation uses: docs/performance.md).
 * A step's body may be ``async def`` (awaited on the loop) or a plain function. A
   plain body runs in the loop thread, as AWS's SDK runs it in the handler's thread:
   deterministic, but it blocks the loop while it runs, so do blocking I/O in an
   ``async def`` body (or ``await asyncio.to_thread(...)`` inside one). Only a step with
-  ``timeout_seconds`` runs a plain body in a thread, as the sync driver does.
+  ``timeout_seconds`` runs a plain body in a (daemon) thread, as the sync driver does.
+  ``asyncio.CancelledError`` raised by a body is its failure, as any exception is.
 * ``parallel`` and ``map`` run their branches as asyncio tasks, at most
   ``max_concurrency`` at a time; a branch that suspends keeps its slot, as with threads.
   ``race``, ``any`` and ``all_settled`` are such batches, with the rules of
@@ -21,19 +23,22 @@ log. What differs is only how waiting and concurrency happen:
   ``operations.saga`` and ``patches``; a compensation may be ``async def``.
 
 An ``async def`` handler gets an ``AsyncDurableContext``; ``run_invocation`` runs it on
-an event loop it owns for the invocation (see ``run_async_handler``).
+an event loop it owns for the invocation (see ``run_async_handler``). An operation
+called and never awaited fails the invocation (``UnawaitedOperationError``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import datetime as dt
+import functools
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from durable_core.batch import BatchResult, CompletionConfig, MapConfig, NestingType, ParallelConfig
 from durable_core.checkpoint import Checkpointer
@@ -57,14 +62,23 @@ from durable_core.config import (
     validate_name,
 )
 from durable_core.context import DurableContext, StepContext, typed_config
-from durable_core.errors import StepError, ValidationError
+from durable_core.errors import (
+    DurableOperationError,
+    StepError,
+    SuspendExecution,
+    UnawaitedOperationError,
+    ValidationError,
+    qualified_type_name,
+)
 from durable_core.logger import ReplaySafeLogger
 from durable_core.operations._flow import (
     Body,
     Flow,
+    Flush,
+    Send,
+    SendResult,
     is_coroutine_function,
     no_body,
-    perform_checkpoint,
 )
 from durable_core.operations.batch import (
     BatchTally,
@@ -101,50 +115,198 @@ __all__ = ["AsyncCallback", "AsyncDurableContext", "run_async_handler", "run_awa
 
 T = TypeVar("T")
 U = TypeVar("U")
-
-# Tasks checkpointing at once beyond this wait for a thread (they would wait for the one
-# call in flight anyway).
-_CHECKPOINT_THREADS = 32
+P = ParamSpec("P")
 
 
 class _Runtime:
-    """What the contexts of one async invocation share: the checkpoint worker threads.
+    """What the contexts of one async invocation share: the checkpoint sender thread,
+    and the operations' coroutines not yet awaited.
 
-    A checkpoint may block on the network, so it runs off the loop. Each task awaits its
-    own checkpoints one after the other, so its updates keep the order it issued them in;
-    concurrent tasks (parallel, map branches) checkpoint from threads of their own, so
-    the checkpointer's group commit lets them share calls, as threads of the sync API do.
+    A checkpoint call may block on the network, so it runs off the loop, on one thread:
+    an update is queued on the loop (in the order the tasks issue them) and the task
+    that must see it persisted awaits the call in flight, or starts the next one, which
+    carries everything queued meanwhile. So concurrent tasks (parallel, map branches)
+    share calls as threads of the sync API do (group commit), with one thread in all
+    instead of one per waiting task.
     """
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(
-            max_workers=_CHECKPOINT_THREADS, thread_name_prefix="durable-checkpoint"
-        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-checkpoint")
+        self._call: asyncio.Future[None] | None = None
+        # The operations' coroutines that may not have started yet (see ``track``).
+        self._created: list[Coroutine[Any, Any, Any]] = []
+        self._prune_at = _PRUNE_AT
 
-    async def checkpoint(self, checkpointer: Checkpointer, effect: Any) -> None:
+    def track(self, coro: Coroutine[Any, Any, T]) -> Coroutine[Any, Any, T]:
+        """Remember an operation's coroutine, so one never awaited is found (``unawaited``).
+
+        Started ones are dropped now and then: the list stays as long as the coroutines
+        created and not yet awaited, not as long as the workflow.
+        """
+        created = self._created
+        created.append(coro)
+        if len(created) >= self._prune_at:
+            created[:] = [
+                c for c in created if inspect.getcoroutinestate(c) == inspect.CORO_CREATED
+            ]
+            self._prune_at = max(_PRUNE_AT, 2 * len(created))
+        return coro
+
+    def check_awaited(self) -> None:
+        """Raise ``UnawaitedOperationError`` for an operation never awaited (see ``discard``)."""
+        never = self.discard()
+        if never:
+            raise UnawaitedOperationError(
+                f"{', '.join(never)} {'was' if len(never) == 1 else 'were'} called but never "
+                "awaited, so it did not run: await every AsyncDurableContext operation "
+                "(an async def handler is given AsyncDurableContext: annotate ctx with it, "
+                "and mypy reports an operation used without await)"
+            )
+
+    def discard(self) -> list[str]:
+        """Close the operations' coroutines never started (no "never awaited" warning left
+        for the interpreter to print later); return what each was, for the error."""
+        never = []
+        for coro in self._created:
+            if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                name = getattr(coro, "cr_frame").f_locals.get("name")  # noqa: B009 - typeshed
+                operation = getattr(coro, "__qualname__", "operation").replace("._", ".")
+                never.append(f"{operation}({'' if name is None else repr(name)})")
+                coro.close()
+        self._created.clear()
+        return never
+
+    async def checkpoint(
+        self, checkpointer: Checkpointer, effect: Send | SendResult | Flush
+    ) -> None:
+        """``perform_checkpoint`` with the waiting done on the loop (see the class)."""
+        if isinstance(effect, Send):
+            number = checkpointer.queue(effect.update, sync=effect.sync)
+        elif isinstance(effect, SendResult):
+            number = checkpointer.queue_result(effect.update, pipelined=effect.pipelined)
+        else:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, checkpointer.flush)
+            return
+        if number is None:
+            return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, perform_checkpoint, checkpointer, effect)
+        while checkpointer.persisted < number and not checkpointer.revoked:
+            call = self._call
+            if call is None or call.done():
+                call = self._call = loop.run_in_executor(
+                    self._executor, checkpointer.persist_through, checkpointer.queued
+                )
+            await asyncio.shield(call)  # a failed call fails each task waiting on it
+        checkpointer.persist_through(number)  # persisted: raises only a failure or revocation
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
 
+_PRUNE_AT = 64
+
+
+class _Operations(Protocol):
+    _runtime: _Runtime
+
+
+_S = TypeVar("_S", bound=_Operations)
+
+
+def _operation(
+    method: Callable[Concatenate[_S, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[_S, P], Coroutine[Any, Any, T]]:
+    """An awaited operation: its coroutine is tracked, so one never awaited fails the
+    invocation (``_Runtime.check_awaited``) instead of silently not running."""
+
+    @functools.wraps(method)
+    def operation(self: _S, /, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
+        return self._runtime.track(method(self, *args, **kwargs))
+
+    return operation
+
+
+class _CancelledBody(DurableOperationError):
+    """``asyncio.CancelledError`` raised by the user's code: its failure, recorded under
+    its own type and retried per policy, as any exception of a body is.
+
+    A ``CancelledError`` is a ``BaseException``, which the operations' flows (like AWS's
+    SDK) let through; it would escape the invocation and leave the operation STARTED.
+    Only the cancellation of the task running the operation is let through.
+    """
+
+    @classmethod
+    def of(cls, exc: asyncio.CancelledError) -> _CancelledBody:
+        return cls(str(exc) or None, error_type=qualified_type_name(exc))
+
+
 async def _run_body(body: Callable[..., Any], effect: Body) -> Any:
+    try:
+        return await _attempt(body, effect)
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        raise _CancelledBody.of(exc) from exc
+
+
+async def _attempt(body: Callable[..., Any], effect: Body) -> Any:
     if effect.timeout is None:
         value = body(*effect.args)
         return await value if inspect.isawaitable(value) else value
-    # Bounded: an async body is cancelled at the timeout; a plain one runs in a thread
-    # (as the sync driver runs it) and is abandoned.
+    # Bounded as in the sync driver: a plain body runs in a thread of its own that is
+    # abandoned at the timeout (a daemon: the invocation does not wait for it); what
+    # is awaited (an async def body, or the coroutine a lambda returned) is cancelled
+    # at the timeout, and not waited for either.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + effect.timeout
     if is_coroutine_function(body):
-        attempt: asyncio.Future[Any] = asyncio.ensure_future(body(*effect.args))
+        value = body(*effect.args)
     else:
-        attempt = asyncio.ensure_future(asyncio.to_thread(body, *effect.args))
-    done, _ = await asyncio.wait({attempt}, timeout=effect.timeout)
+        in_thread = _in_daemon_thread(body, effect.args)
+        done, _ = await asyncio.wait({in_thread}, timeout=effect.timeout)
+        if not done:
+            in_thread.cancel()
+            raise effect.timeout_error()
+        value = in_thread.result()
+        if not inspect.isawaitable(value):
+            return value
+    awaited: asyncio.Future[Any] = asyncio.ensure_future(value)
+    done, _ = await asyncio.wait({awaited}, timeout=max(0.0, deadline - loop.time()))
     if not done:
-        attempt.cancel()
+        awaited.cancel()
         raise effect.timeout_error()
-    value = attempt.result()
-    return await value if inspect.isawaitable(value) else value
+    return awaited.result()
+
+
+def _in_daemon_thread(body: Callable[..., Any], args: tuple[Any, ...]) -> asyncio.Future[Any]:
+    """``body(*args)`` in a new daemon thread (with this task's context variables); its
+    outcome resolves the future, unless the future was given up or the loop closed."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
+
+    def attempt() -> None:
+        value: Any = None
+        error: BaseException | None = None
+        try:
+            value = context.run(body, *args)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: the invocation ended
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=attempt, name="durable-step-attempt", daemon=True).start()
+    return future
 
 
 class AsyncCallback(Generic[ResultT]):
@@ -154,7 +316,9 @@ class AsyncCallback(Generic[ResultT]):
         self.callback_id = callback.callback_id
         self._callback = callback
         self._ctx = ctx
+        self._runtime = ctx._runtime
 
+    @_operation
     async def result(self) -> ResultT:
         """As ``Callback.result``: the answer, or suspend while open, or the typed error."""
         return await self._ctx._drive(self._callback.result_flow())
@@ -193,7 +357,7 @@ class AsyncDurableContext:
     @overload
     async def step(
         self,
-        func: Callable[[StepContext], Awaitable[T]],
+        func: Callable[[StepContext], Coroutine[Any, Any, T]],
         name: str | None = None,
         config: StepConfig[T] | None = None,
     ) -> T: ...
@@ -206,27 +370,37 @@ class AsyncDurableContext:
         config: StepConfig[T] | None = None,
     ) -> T: ...
 
-    async def step(
+    def step(
         self,
         func: Callable[[StepContext], Any],
         name: str | None = None,
         config: StepConfig[Any] | None = None,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """Run ``func`` (sync or ``async def``) once and checkpoint its result.
 
         On replay the recorded result is returned without running ``func``; failures
         are retried per ``config.retry`` exactly as ``DurableContext.step``.
         """
+        return self._runtime.track(self._step(func, name, config))
+
+    async def _step(
+        self,
+        func: Callable[[StepContext], Any],
+        name: str | None,
+        config: StepConfig[Any] | None,
+    ) -> Any:
         config = self._core._state.step_config(config, func)
         call = self._core._call(OperationType.STEP, config.sub_type or "Step", name)
         return await self._drive(step_flow(self._core, call, config), func)
 
+    @_operation
     async def wait(self, duration: float | dt.timedelta, name: str | None = None) -> None:
         """Suspend for ``duration`` (seconds or a timedelta, at least 1 s) at no Lambda cost."""
         seconds = duration.total_seconds() if isinstance(duration, dt.timedelta) else duration
         call = self._core._call(OperationType.WAIT, "Wait", name)
         await self._drive(wait_flow(self._core, call, seconds))
 
+    @_operation
     async def run_in_child_context(
         self,
         func: Callable[[AsyncDurableContext], Awaitable[T]],
@@ -240,6 +414,7 @@ class AsyncDurableContext:
         result: T = await self._drive(child_flow(self._core, call, config), self._wrap(func))
         return result
 
+    @_operation
     async def parallel(
         self,
         branches: Sequence[Callable[[AsyncDurableContext], Awaitable[T]]],
@@ -256,6 +431,7 @@ class AsyncDurableContext:
         names = [parallel_branch_name(i) for i in range(len(branches))]
         return await self._batch("Parallel", "ParallelBranch", name, names, branches, config)
 
+    @_operation
     async def map(
         self,
         items: Sequence[U],
@@ -270,6 +446,7 @@ class AsyncDurableContext:
         units = [lambda c, item=item, i=i: func(c, item, i, items) for i, item in enumerate(items)]
         return await self._batch("Map", "MapIteration", name, names, units, config)
 
+    @_operation
     async def create_callback(
         self, name: str | None = None, config: CallbackConfig[ResultT] | None = None
     ) -> AsyncCallback[ResultT]:
@@ -279,6 +456,7 @@ class AsyncDurableContext:
         flow: Flow[Callback[ResultT]] = create_callback_flow(self._core, call, config)
         return AsyncCallback(await self._drive(flow), self)
 
+    @_operation
     async def wait_for_callback(
         self,
         submitter: Callable[[str, StepContext], Any],
@@ -303,6 +481,7 @@ class AsyncDurableContext:
         flow: Flow[ResultT] = wait_for_callback_flow(self._core, call)
         return await self._drive(flow, self._wrap(body))
 
+    @_operation
     async def invoke(
         self,
         function_name: str,
@@ -318,6 +497,7 @@ class AsyncDurableContext:
         )
         return await self._drive(flow)
 
+    @_operation
     async def wait_for_condition(
         self,
         check: Callable[[T, StepContext], T] | Callable[[T, StepContext], Awaitable[T]],
@@ -338,7 +518,7 @@ class AsyncDurableContext:
     @overload
     async def step_with_compensation(
         self,
-        func: Callable[[StepContext], Awaitable[T]],
+        func: Callable[[StepContext], Coroutine[Any, Any, T]],
         compensate: Callable[[T, StepContext], Awaitable[None] | None],
         name: str | None = None,
         config: StepConfig[T] | None = None,
@@ -353,19 +533,29 @@ class AsyncDurableContext:
         config: StepConfig[T] | None = None,
     ) -> T: ...
 
-    async def step_with_compensation(
+    def step_with_compensation(
         self,
         func: Callable[[StepContext], Any],
         compensate: Callable[[Any, StepContext], Awaitable[None] | None],
         name: str | None = None,
         config: StepConfig[Any] | None = None,
-    ) -> Any:
+    ) -> Coroutine[Any, Any, Any]:
         """As ``DurableContext.step_with_compensation``; either function may be ``async def``."""
+        return self._runtime.track(self._step_with_compensation(func, compensate, name, config))
+
+    async def _step_with_compensation(
+        self,
+        func: Callable[[StepContext], Any],
+        compensate: Callable[[Any, StepContext], Awaitable[None] | None],
+        name: str | None,
+        config: StepConfig[Any] | None,
+    ) -> Any:
         check_compensate(compensate)
-        result = await self.step(func, name, config)
+        result = await self._step(func, name, config)
         register(self._core, validate_name(name), compensate, result)
         return result
 
+    @_operation
     async def run_compensations(self, name: str | None = None) -> CompensationResult:
         """As ``DurableContext.run_compensations``: undo, newest first, in one child context."""
         pending = take_pending(self._core)
@@ -383,26 +573,31 @@ class AsyncDurableContext:
 
         return await self._drive(compensations_flow(self._core, name), self._wrap(undo_all))
 
+    @_operation
     async def patched(self, change_id: str) -> bool:
         """As ``DurableContext.patched``; awaited, since it may checkpoint the marker."""
         return await self._drive(patched_flow(self._core, change_id))
 
+    @_operation
     async def deprecate_patch(self, change_id: str) -> None:
         """As ``DurableContext.deprecate_patch``; awaited, since it checkpoints the marker."""
         await self._drive(deprecate_patch_flow(self._core, change_id))
 
+    @_operation
     async def race(
         self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
     ) -> Winner[T]:
         """As ``DurableContext.race``, the branches run as tasks: the first outcome decides."""
         return race_winner(await self._combine(RACE, branches, name))
 
+    @_operation
     async def any(
         self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
     ) -> Winner[T]:
         """As ``DurableContext.any``: the first success, or ``AllBranchesFailedError``."""
         return any_winner(await self._combine(ANY, branches, name), name)
 
+    @_operation
     async def all_settled(
         self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
     ) -> BatchResult[T]:
@@ -544,7 +739,7 @@ def run_async_handler(
 
 
 def run_awaitable(value: Awaitable[T]) -> T:
-    """Await what a sync handler returned (it was given the sync context), as above."""
+    """Await ``value`` (an ``async def`` error handler's result) on a loop of its own."""
     return _run_on_own_loop(lambda runtime: value)
 
 
@@ -552,7 +747,16 @@ def _run_on_own_loop(start: Callable[[_Runtime], Awaitable[T]]) -> T:
     runtime = _Runtime()
 
     async def main() -> T:
-        return await start(runtime)
+        try:
+            value = await start(runtime)
+        except SuspendExecution:
+            runtime.check_awaited()
+            raise
+        except BaseException:
+            runtime.discard()  # the handler's own failure is the one to report
+            raise
+        runtime.check_awaited()
+        return value
 
     try:
         try:

@@ -130,18 +130,9 @@ class Checkpointer:
         return len(self._buffer)
 
     def send(self, update: OperationUpdate, *, sync: bool) -> None:
-        with self._cond:
-            self._raise_failure()
-            self._buffer.append(update)
-            self._queued += 1
-            number = self._queued
-            if self._lingering and not sync:
-                self._arrivals.notify()
-        if sync:
-            self._persist_through(number)
-            self._raise_failure()
-            if self.revoked:
-                raise SuspendExecution("the service revoked the checkpoint token")
+        number = self.queue(update, sync=sync)
+        if number is not None:
+            self.persist_through(number)
 
     def send_result(self, update: OperationUpdate, *, pipelined: bool = False) -> None:
         """An operation's outcome: persisted now, or buffered in batch mode.
@@ -149,18 +140,57 @@ class Checkpointer:
         ``pipelined`` (only for a result whose loss replay repairs by running the
         operation again) lets a slow service persist it in the background.
         """
+        number = self.queue_result(update, pipelined=pipelined)
+        if number is not None:
+            self.persist_through(number)
+
+    # ``queue``/``queue_result`` then ``persist_through`` are ``send``/``send_result`` in
+    # two halves: queueing never blocks, so the asyncio driver queues on the loop and
+    # waits for persistence from one sender thread (group commit without a thread per
+    # waiting task).
+
+    def queue(self, update: OperationUpdate, *, sync: bool) -> int | None:
+        """Buffer ``update``; return the number to ``persist_through`` if ``sync``."""
+        with self._cond:
+            self._raise_failure()
+            self._buffer.append(update)
+            self._queued += 1
+            if self._lingering:
+                self._arrivals.notify()
+            return self._queued if sync else None
+
+    def queue_result(self, update: OperationUpdate, *, pipelined: bool = False) -> int | None:
+        """``send_result``'s buffering: the number to persist through, or None."""
         if self.batch:
-            self.send(update, sync=False)
-        elif pipelined and self.pipeline:
-            self.send(update, sync=False)
+            return self.queue(update, sync=False)
+        if pipelined and self.pipeline:
+            self.queue(update, sync=False)
             with self._cond:
                 if self._sender is None:
                     self._sender = threading.Thread(
                         target=self._send_in_background, name="durable-checkpoint", daemon=True
                     )
                     self._sender.start()
-        else:
-            self.send(update, sync=True)
+            return None
+        return self.queue(update, sync=True)
+
+    @property
+    def queued(self) -> int:
+        """How many updates were queued so far (``flush`` persists through this)."""
+        return self._queued
+
+    @property
+    def persisted(self) -> int:
+        """How many of the updates queued are persisted."""
+        return self._persisted
+
+    def persist_through(self, number: int) -> None:
+        """Return once the first ``number`` updates queued are persisted; raise the
+        failure that prevented it, or ``SuspendExecution`` if the token was revoked."""
+        self._persist_through(number)
+        self._raise_failure()
+        if self.revoked:
+            raise SuspendExecution("the service revoked the checkpoint token")
 
     def flush(self) -> None:
         with self._cond:

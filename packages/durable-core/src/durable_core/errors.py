@@ -36,6 +36,7 @@ __all__ = [
     "StepInterruptedError",
     "StepTimeoutError",
     "SuspendExecution",
+    "UnawaitedOperationError",
     "ValidationError",
     "WaitForConditionError",
     "error_object_from_exception",
@@ -63,6 +64,16 @@ class ValidationError(DurableError):
     """An argument the service would reject (a name too long, a wait under one second...)."""
 
     code = "InvalidParameterValue"
+
+
+class UnawaitedOperationError(ValidationError):
+    """An ``AsyncDurableContext`` operation was called but never awaited, so it never ran.
+
+    Without this the invocation would succeed as if the operation had run (Python only
+    warns about a coroutine never awaited), so the invocation fails instead.
+    """
+
+    code = "UnawaitedOperation"
 
 
 class NonDeterministicExecutionError(DurableError):

@@ -20,7 +20,7 @@ import contextvars
 import gc
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from durable_core.errors import (
     PayloadTooLargeError,
     SerDesError,
     SuspendExecution,
+    ValidationError,
     error_object_from_exception,
 )
 from durable_core.operations._flow import is_coroutine_function
@@ -58,15 +59,22 @@ __all__ = [
     "LAMBDA_RESPONSE_SIZE_LIMIT",
     "DurableHandler",
     "ExecutionOptions",
+    "HandlerResult",
     "LambdaHandler",
     "run_invocation",
     "use_backend",
 ]
 
+HandlerResult = None | bool | int | float | str | Sequence[Any] | Mapping[str, Any]
+"""What a sync handler returns: a JSON-serialisable value. Never an awaitable, so mypy
+rejects an ``async def`` handler that declares the sync ``DurableContext``: at run time it
+gets ``AsyncDurableContext``, whose operations do nothing unless awaited."""
 DurableHandler = (
-    Callable[[Any, DurableContext], Any] | Callable[[Any, "AsyncDurableContext"], Awaitable[Any]]
+    Callable[[Any, DurableContext], HandlerResult]
+    | Callable[[Any, "AsyncDurableContext"], Awaitable[Any]]
 )
-"""A durable workflow: ``(input, ctx) -> JSON-serialisable result``, or ``async def``."""
+"""A durable workflow: ``def (input, ctx: DurableContext) -> JSON-serialisable result``,
+or ``async def (input, ctx: AsyncDurableContext)``; the engine passes that context."""
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 """What Lambda calls: ``(event, lambda_context) -> {Status, Result|Error}``."""
 
@@ -335,10 +343,12 @@ def _settle(
 
 
 def _call_handler(handler: DurableHandler, input_value: Any, ctx: DurableContext) -> Any:
-    """Call the handler; an ``async def`` one (or an awaitable it returns) runs on a loop.
+    """Call the handler; an ``async def`` one runs on a loop with ``AsyncDurableContext``.
 
     ``durable_core.aio`` (and asyncio) is imported only for async handlers: it is not
-    on a sync handler's cold start.
+    on a sync handler's cold start. A plain function (a lambda, say) that returns a
+    coroutine was given the sync ``DurableContext``, which an async workflow cannot
+    use (its awaits fail, or its un-awaited operations look like they ran): refused.
     """
     if is_coroutine_function(handler):
         from durable_core.aio import run_async_handler
@@ -346,9 +356,14 @@ def _call_handler(handler: DurableHandler, input_value: Any, ctx: DurableContext
         return run_async_handler(handler, input_value, ctx)  # type: ignore[arg-type]
     value = handler(input_value, ctx)  # type: ignore[arg-type]
     if inspect.isawaitable(value):
-        from durable_core.aio import run_awaitable
-
-        return run_awaitable(value)
+        close = getattr(value, "close", None)
+        if close is not None:
+            close()  # it never runs: no "never awaited" warning later
+        raise ValidationError(
+            f"The handler {getattr(handler, '__qualname__', handler)!r} is a plain function "
+            "that returned an awaitable, so it was given the sync DurableContext; write the "
+            "handler itself as `async def handler(event, ctx: AsyncDurableContext)`"
+        )
     return value
 
 
