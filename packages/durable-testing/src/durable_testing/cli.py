@@ -285,6 +285,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     clock: Clock = RealClock() if args.real_time else VirtualClock()
     service = LocalService(store=_open_store(args.store, must_exist=False), clock=clock)
+    specs: dict[str, str] = {}
     for registration in args.register:
         name, _, spec = registration.partition("=")
         if not spec:
@@ -292,8 +293,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 f"durable: --register wants NAME=MODULE:HANDLER, not {registration!r}"
             )
         service.register(name, load_handler(spec))
+        specs[name] = spec
     server = LambdaApiServer(service, args.host, args.port)
-    print(f"durable: serving on {server.endpoint_url} (Ctrl-C to stop)", file=sys.stderr)
+    # The console's replay runs the code as it is now on disk, not as it was at start.
+    server.console.current_code = lambda name: load_handler(specs[name]) if name in specs else None
+    print(
+        f"durable: serving on {server.endpoint_url}, console at {server.endpoint_url}/"
+        " (Ctrl-C to stop)",
+        file=sys.stderr,
+    )
     with _service_logs(), contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
