@@ -61,7 +61,8 @@ class Browser:
         self._in, from_browser = os.pipe()
         # Above 4, so that placing one end on fd 3 or 4 cannot overwrite the other.
         to_browser, from_browser = (_above_four(fd) for fd in (to_browser, from_browser))
-        # bash (dash takes single-digit fds only) puts the pipe ends on fds 3 and 4, where Chromium looks for them.
+        # bash (dash redirects single-digit fds only) puts the ends on fds 3 and 4, where
+        # Chromium looks for them.
         command = [
             "/bin/bash",
             "-c",

@@ -106,7 +106,8 @@ def test_the_list_shows_an_execution_started_from_its_form_and_follows_it(
     tab.wait_for("location.pathname.startsWith('/console/executions/')")
     (execution,) = server.service.store.list_executions()
     assert execution.function_name == "orders"
-    assert json.loads(execution.operations[0].execution_details.input_payload) == {"order": "o-1"}
+    described = server.api.get_durable_execution({"DurableExecutionArn": execution.arn})
+    assert json.loads(described["InputPayload"]) == {"order": "o-1"}
 
     tab.go(server.endpoint_url + "/")
     row = '[data-execution="o-1"]'
