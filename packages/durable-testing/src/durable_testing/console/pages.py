@@ -162,7 +162,9 @@ def _executions_table(
         if (not query.status or e.status.value == query.status)
         and (not query.function or e.function_name == query.function)
     ]
-    chosen.sort(key=lambda e: e.start_timestamp, reverse=True)
+    # The store lists in start order: reversed first, so that of executions started at the
+    # same instant (a virtual clock stands still) the later one still comes first.
+    chosen = sorted(reversed(chosen), key=lambda e: e.start_timestamp, reverse=True)
     first = (query.page - 1) * PAGE_SIZE
     shown = chosen[first : first + PAGE_SIZE]
     if not shown:
