@@ -151,6 +151,8 @@ def test_the_execution_page_follows_the_steps_and_a_callback_answered_there_comp
     tab.wait_for("document.querySelector('[data-operation=\"pack\"]')?.dataset.status")
     tab.wait_for("document.querySelector('form.callback')")
     assert _status(tab, '[data-operation="pack"]') == "SUCCEEDED"
+    # Titled with the wait_for_callback's name, not its inner callback's.
+    assert tab.evaluate("document.querySelector('form.callback h3').innerText") == "approval"
     tab.screenshot(tmp_path / "execution-callback.png")
 
     tab.evaluate(

@@ -481,7 +481,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = command(
         "serve",
-        "serve the Lambda durable execution API over HTTP on this machine",
+        "serve the Lambda durable execution API over HTTP on this machine, and a web console"
+        " at / to watch executions and answer their callbacks",
         "durable serve --port 8765 --register orders=examples/closure_order.py:handler",
     )
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

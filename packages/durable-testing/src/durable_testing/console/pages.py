@@ -60,13 +60,16 @@ def _badge(status: str) -> str:
 
 
 def _pretty(payload: str | None) -> str:
-    """A JSON payload indented for reading (as stored when it is not JSON)."""
+    """A JSON payload on one line when it is short, indented when not (as stored when it is
+    not JSON)."""
     if payload is None:
         return ""
     try:
-        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+        value = json.loads(payload)
     except ValueError:
         return payload
+    line = json.dumps(value, ensure_ascii=False)
+    return line if len(line) <= 80 else json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def _page(title: str, token: str, body: str, *, poll_ms: int) -> str:
@@ -200,7 +203,7 @@ def execution_page(
     """One execution: summary, pending callbacks, graph, operations and events, all live."""
     regions = {
         "summary": _summary(execution, now),
-        "callbacks": _callbacks(callbacks),
+        "callbacks": _callbacks(callbacks, execution.operations),
         "graph": render_html_sections(execution.events),
         "operations": _operations(execution.operations, execution.events),
         "events": f"<h2>Events</h2><pre>{_e(format_history_table(execution.events))}</pre>",
@@ -250,13 +253,23 @@ def _error(error: ErrorObject) -> str:
     return f'<div class="error">{"".join(parts)}</div>'
 
 
-def _callbacks(callbacks: Sequence[PendingCallback]) -> str:
+def _callbacks(callbacks: Sequence[PendingCallback], operations: Sequence[Operation]) -> str:
+    """A form per pending callback, named as the user named it: a ``wait_for_callback``'s
+    own name rather than its inner callback's."""
     if not callbacks:
         return ""
+    by_id = {op.id: op for op in operations}
+
+    def title(cb: PendingCallback) -> str:
+        parent = by_id.get(cb.parent_id or "")
+        if parent is not None and parent.sub_type == "WaitForCallback" and parent.name:
+            return parent.name
+        return cb.name or cb.operation_id[:12]
+
     forms = "\n".join(
-        f"""<form class="callback" data-action="callback" data-callback-name="{_e(cb.name or "")}">
+        f"""<form class="callback" data-action="callback" data-callback-name="{_e(title(cb))}">
   <input type="hidden" name="CallbackId" value="{_e(cb.callback_id)}">
-  <h3>{_e(cb.name or cb.operation_id[:12])}</h3>
+  <h3>{_e(title(cb))}</h3>
   <p class="meta">id <code>{_e(cb.callback_id)}</code>{
             f" · times out at {_e(_time(cb.deadline))}" if cb.deadline else ""
         }</p>
