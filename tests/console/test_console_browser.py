@@ -170,6 +170,14 @@ def test_the_execution_page_follows_the_steps_and_a_callback_answered_there_comp
     assert shown == expected
     assert server.service.describe(arn).result == expected
     assert tab.evaluate("document.querySelectorAll('form.callback').length") == 0
+    assert tab.evaluate("document.querySelector('button[data-action=\"stop\"]')") is None
+
+    tab.evaluate("document.querySelector('button[data-action=\"replay\"]').click()")
+    report = tab.wait_for(
+        "!document.getElementById('replay-report').hidden && "
+        "document.getElementById('replay-report').innerText"
+    )
+    assert report.startswith("no divergence")
     tab.screenshot(tmp_path / "execution-succeeded.png")
 
 

@@ -208,14 +208,9 @@ def execution_page(
         "operations": _operations(execution.operations, execution.events),
         "events": f"<h2>Events</h2><pre>{_e(format_history_table(execution.events))}</pre>",
     }
-    arn = _e(execution.arn)
     body = f"""<h1>Execution {_e(_name_of(execution.arn))}</h1>
 <section data-region="summary">{regions["summary"]}</section>
-<div class="actions" data-arn="{arn}">
-  <button type="button" data-action="stop">Stop</button>
-  <button type="button" data-action="replay">Replay against the current code</button>
-  <pre id="replay-report" hidden></pre>
-</div>
+<pre id="replay-report" hidden></pre>
 <section data-region="callbacks">{regions["callbacks"]}</section>
 <section class="graph" data-region="graph">{regions["graph"]}</section>
 <section data-region="operations">{regions["operations"]}</section>
@@ -240,7 +235,14 @@ def _summary(execution: StoredExecution, now: dt.datetime) -> str:
     if execution.error is not None:
         rows.append(("Error", _error(execution.error)))
     cells = "".join(f"<tr><th>{key}</th><td>{value}</td></tr>" for key, value in rows)
-    return f'<table class="summary" data-status="{_e(execution.status.value)}">{cells}</table>'
+    stop = '<button type="button" data-action="stop">Stop</button>'
+    running = execution.status is ExecutionStatus.RUNNING
+    return (
+        f'<table class="summary" data-status="{_e(execution.status.value)}">{cells}</table>'
+        f'<div class="actions" data-arn="{_e(execution.arn)}">{stop if running else ""}'
+        '<button type="button" data-action="replay">Replay against the current code</button>'
+        "</div>"
+    )
 
 
 def _error(error: ErrorObject) -> str:
