@@ -25,6 +25,7 @@ from durable_testing.clock import VirtualClock
 from durable_testing.console import TOKEN_HEADER
 from durable_testing.console.pages import PAGE_SIZE
 from durable_testing.http import LambdaApiServer
+from durable_testing.http.shapes import lambda_model
 from durable_testing.stores import ExecutionStatus
 
 SECRET = "s3cr3t-payload-0417"
@@ -129,6 +130,28 @@ def test_an_action_needs_the_token_and_a_json_body_and_a_same_origin_page(
     assert _act(server, "callback-succeed", body) == (200, {})
     assert _ended(server, arn) is ExecutionStatus.SUCCEEDED
     assert server.service.describe(arn).result == '"yes"'
+
+
+def test_a_heartbeat_keeps_the_callback_waiting_and_a_failure_fails_the_execution(
+    server: LambdaApiServer,
+) -> None:
+    arn = server.service.start("approval", {}, execution_name="f-1")
+    callback_id = _waiting(server, arn)
+
+    assert _act(server, "callback-heartbeat", {"CallbackId": callback_id}) == (200, {})
+    assert [cb.callback_id for cb in server.service.callbacks(arn)] == [callback_id]
+    failure = {"CallbackId": callback_id, "ErrorType": "Rejected", "ErrorMessage": "not today"}
+    assert _act(server, "callback-fail", failure) == (200, {})
+
+    assert _ended(server, arn) is ExecutionStatus.FAILED
+    callback = next(op for op in server.service.describe(arn).operations if op.callback_details)
+    assert callback.error is not None
+    assert (callback.error.error_type, callback.error.error_message) == ("Rejected", "not today")
+    # A closed callback: the API's CallbackTimeoutException, with its status in boto3's model.
+    closed = _act(server, "callback-succeed", {"CallbackId": callback_id, "Result": "1"})
+    timeout_error = lambda_model().shape_for("CallbackTimeoutException").metadata["error"]
+    assert closed[0] == timeout_error["httpStatusCode"]
+    assert closed[1]["message"].startswith("CallbackTimeoutException")
 
 
 def test_the_console_answers_only_requests_naming_a_loopback_host(
