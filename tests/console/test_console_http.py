@@ -8,6 +8,7 @@ work, so each refusal is known to come from the check under test.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -16,10 +17,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from durable_closure import run
-from durable_core import DurableContext
+from durable_core import DurableContext, RetryPolicy, StepConfig
 from durable_testing import LocalService
 from durable_testing.clock import VirtualClock
 from durable_testing.console import TOKEN_HEADER
@@ -152,6 +154,43 @@ def test_a_heartbeat_keeps_the_callback_waiting_and_a_failure_fails_the_executio
     timeout_error = lambda_model().shape_for("CallbackTimeoutException").metadata["error"]
     assert closed[0] == timeout_error["httpStatusCode"]
     assert closed[1]["message"].startswith("CallbackTimeoutException")
+
+
+def test_the_execution_page_shows_retries_with_their_errors_and_waits_with_their_deadlines() -> (
+    None
+):
+    clock = VirtualClock()
+    attempts: list[int] = []
+
+    def flaky(_: Any) -> str:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) < 3:
+            raise ConnectionError(f"processor timed out ({len(attempts)})")
+        return "charged"
+
+    def order(event: Any, ctx: DurableContext) -> str:
+        retry = StepConfig[str](retry=RetryPolicy(max_attempts=5, initial_delay_seconds=7))
+        charged = ctx.step(flaky, name="charge", config=retry)
+        ctx.wait(3600, name="cooling-off")
+        return charged
+
+    service = LocalService(clock=clock)
+    service.register("order", run(order))
+    started = clock.now()
+    arn = service.start("order", None, execution_name="o-7")
+    service.run_until_complete(arn)
+    wait = next(op for op in service.describe(arn).operations if op.name == "cooling-off")
+    assert wait.start_timestamp is not None
+    with LambdaApiServer(service) as server:
+        status, page = _request(server, "/console/executions/" + quote(arn, safe=""))
+    assert status == 200
+    text = page.decode()
+    for attempt in (1, 2):
+        assert f"attempt {attempt} failed: ConnectionError: processor timed out ({attempt})" in text
+    assert text.count("(retry in ") == 2
+    deadline = wait.start_timestamp + dt.timedelta(seconds=3600)
+    assert f"until {deadline:%Y-%m-%d %H:%M:%S}" in text
+    assert deadline >= started + dt.timedelta(seconds=3600)
 
 
 def test_the_console_answers_only_requests_naming_a_loopback_host(
