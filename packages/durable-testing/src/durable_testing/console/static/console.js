@@ -18,6 +18,7 @@ async function refresh() {
   try {
     const response = await fetch(location.href, { headers: { Accept: "application/json" } });
     if (!response.ok) return;
+    if (statusLine.classList.contains("lost")) say("", false);
     const { regions } = await response.json();
     for (const [name, markup] of Object.entries(regions)) {
       const region = document.querySelector(`[data-region="${name}"]`);
@@ -30,6 +31,7 @@ async function refresh() {
     }
   } catch (error) {
     say("the server does not answer", true);
+    statusLine.className = "failed lost";
   }
 }
 
