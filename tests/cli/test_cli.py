@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 import types
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,31 @@ def test_serve_runs_registered_functions(served: str) -> None:
     client = lambda_client(served)
     arn = start_execution(served, "flow", {"n": 5}, "served-1")
     assert json.loads(wait_for_end(client, arn)["Result"]) == {"doubled": 10, "label": "box"}
+
+
+def test_serve_has_a_console_whose_replay_reads_the_code_now_on_disk(
+    served: str, flow: Path
+) -> None:
+    arn = start_execution(served, "flow", {"n": 5}, "served-2")
+    wait_for_end(lambda_client(served), arn)
+    with urllib.request.urlopen(served + "/", timeout=10) as response:
+        page = response.read().decode()
+    assert 'data-execution="served-2"' in page
+    token = re.findall(r'name="console-token" content="([^"]+)"', page)[0]
+
+    def replay() -> dict[str, Any]:
+        request = urllib.request.Request(
+            served + "/console/actions/replay",
+            data=json.dumps({"DurableExecutionArn": arn}).encode(),
+            headers={"Content-Type": "application/json", "X-Console-Token": token},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+    assert replay()["divergence"] is None
+    write_flow(flow.parent, first_step="triple")
+    assert "name recorded 'double', now 'triple'" in replay()["divergence"]
 
 
 def test_lint_delegates_or_says_it_is_missing(

@@ -285,6 +285,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     clock: Clock = RealClock() if args.real_time else VirtualClock()
     service = LocalService(store=_open_store(args.store, must_exist=False), clock=clock)
+    specs: dict[str, str] = {}
     for registration in args.register:
         name, _, spec = registration.partition("=")
         if not spec:
@@ -292,8 +293,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 f"durable: --register wants NAME=MODULE:HANDLER, not {registration!r}"
             )
         service.register(name, load_handler(spec))
+        specs[name] = spec
     server = LambdaApiServer(service, args.host, args.port)
-    print(f"durable: serving on {server.endpoint_url} (Ctrl-C to stop)", file=sys.stderr)
+    # The console's replay runs the code as it is now on disk, not as it was at start.
+    server.console.current_code = lambda name: load_handler(specs[name]) if name in specs else None
+    print(
+        f"durable: serving on {server.endpoint_url}, console at {server.endpoint_url}/"
+        " (Ctrl-C to stop)",
+        file=sys.stderr,
+    )
     with _service_logs(), contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
@@ -473,7 +481,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = command(
         "serve",
-        "serve the Lambda durable execution API over HTTP on this machine",
+        "serve the Lambda durable execution API over HTTP on this machine, and a web console"
+        " at / to watch executions and answer their callbacks",
         "durable serve --port 8765 --register orders=examples/closure_order.py:handler",
     )
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

@@ -24,7 +24,7 @@ from typing import Any
 from durable_testing.history import HistoryEvent
 from durable_testing.table import format_history_table
 
-__all__ = ["render_html", "render_mermaid"]
+__all__ = ["GRAPH_CSS", "render_html", "render_html_sections", "render_mermaid"]
 
 _KINDS = ("ChainedInvoke", "Execution", "Context", "Callback", "Step", "Wait")
 _STATUSES = ("Started", "Succeeded", "Failed", "Cancelled", "TimedOut", "Stopped")
@@ -277,7 +277,7 @@ def render_mermaid(events: list[dict[str, Any]]) -> str:
 
 # -- html -----------------------------------------------------------------------------
 
-_CSS = """
+GRAPH_CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1f2937; }
 h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
 ul.tree, ul.tree ul { list-style: none; padding-left: 20px; border-left: 1px solid #d1d5db; }
@@ -352,28 +352,42 @@ def _html_timeline(spans: list[_Span]) -> list[str]:
     return lines
 
 
-def render_html(events: list[dict[str, Any]]) -> str:
-    """One self-contained HTML page: the operation tree, the timeline and the event table."""
+def render_html_sections(events: list[dict[str, Any]]) -> str:
+    """The operation tree and the timeline as HTML sections, without a page around them.
+
+    ``render_html`` puts them on a page of their own; the web console
+    (``durable_testing.console``) embeds them in its execution page. Every name and
+    label is escaped; ``GRAPH_CSS`` styles them.
+    """
     root, operations = _operations(events)
-    title = f"Execution {root.label}"
     spans = _spans(operations, events)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        f'<h1>{html.escape(title)} <span class="node {root.status.lower()}">'
-        f"{_status_word(root.status)}</span></h1>",
         "<h2>Operations</h2>",
         '<ul class="tree">',
         *_html_tree(root, _children(root, operations), "  "),
         "</ul>",
         "<h2>Timeline</h2>",
         *(_html_timeline(spans) if spans else ["<p>No timestamps in this history.</p>"]),
+    ]
+    return "\n".join(parts)
+
+
+def render_html(events: list[dict[str, Any]]) -> str:
+    """One self-contained HTML page: the operation tree, the timeline and the event table."""
+    root, _ = _operations(events)
+    title = f"Execution {root.label}"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{GRAPH_CSS}</style>",
+        "</head>",
+        "<body>",
+        f'<h1>{html.escape(title)} <span class="node {root.status.lower()}">'
+        f"{_status_word(root.status)}</span></h1>",
+        render_html_sections(events),
         "<h2>Events</h2>",
         f"<pre>{html.escape(format_history_table(events))}</pre>",
         "</body>",

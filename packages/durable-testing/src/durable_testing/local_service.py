@@ -28,8 +28,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from durable_core.backends.base import CheckpointResponse, StatePage
@@ -214,6 +215,10 @@ class LocalService:
     def register(self, name: str, handler: LambdaHandler) -> None:
         """Make ``handler`` the function called ``name`` (again, in a new process)."""
         self._handlers[name] = handler
+
+    def registered(self) -> Mapping[str, LambdaHandler]:
+        """The registered functions by name (a read-only view): what may be started."""
+        return MappingProxyType(self._handlers)
 
     def start(
         self, name: str, input_value: Any = None, *, execution_name: str | None = None

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from durable_core.types import WireFormatError
 
+from durable_testing.console import Console
 from durable_testing.http.errors import ApiError, invalid_parameter
 from durable_testing.http.routes import START_EXECUTION_PATH, DurableApi, Route
 from durable_testing.http.shapes import (
@@ -121,6 +122,7 @@ class LambdaApiServer:
         self.poll_interval = poll_interval
         self.faults = FaultSwitch()
         self.api = DurableApi(service)
+        self.console = Console(service, self.dispatch)
         self._http = ThreadingHTTPServer((host, port), _handler_class(self))
         self._http.daemon_threads = True
         self._stopping = threading.Event()
@@ -261,6 +263,8 @@ def _handler_class(server: LambdaApiServer) -> Callable[..., BaseHTTPRequestHand
                 self._send(too_large.status, too_large.body(), too_large.code)
                 return
             body = self.rfile.read(length) if length else b""
+            if server.console.answer(self, body):
+                return
             status, answer = server.dispatch(self.command, self.path, body)
             self._send(status, answer, answer.get("__type") if status >= 400 else None)
 
