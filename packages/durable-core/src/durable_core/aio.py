@@ -89,6 +89,7 @@ from durable_core.operations.batch import (
     map_item_name,
     parallel_branch_name,
     typed_map_config,
+    typed_parallel_config,
 )
 from durable_core.operations.callback import (
     Callback,
@@ -426,7 +427,7 @@ class AsyncDurableContext:
         As ``DurableContext.parallel``: at most ``max_concurrency`` branches in flight,
         counting branches that are waiting; failures are in the ``BatchResult``.
         """
-        config = config or ParallelConfig()
+        config = typed_parallel_config(config or ParallelConfig(), branches)
         config.completion_config.validate_for(len(branches))
         names = [parallel_branch_name(i) for i in range(len(branches))]
         return await self._batch("Parallel", "ParallelBranch", name, names, branches, config)
@@ -478,7 +479,7 @@ class AsyncDurableContext:
             )
             return await callback.result()
 
-        flow: Flow[ResultT] = wait_for_callback_flow(self._core, call)
+        flow: Flow[ResultT] = wait_for_callback_flow(self._core, call, config)
         return await self._drive(flow, self._wrap(body))
 
     @_operation

@@ -186,9 +186,9 @@ class DurableContext:
         raise: inspect the ``BatchResult`` or call ``throw_if_error()``.
         """
         from durable_core.batch import Branch, ParallelConfig
-        from durable_core.operations.batch import parallel_branch_name
+        from durable_core.operations.batch import parallel_branch_name, typed_parallel_config
 
-        config = config or ParallelConfig()
+        config = typed_parallel_config(config or ParallelConfig(), branches)
         config.completion_config.validate_for(len(branches))
         items = [Branch(parallel_branch_name(i), fn) for i, fn in enumerate(branches)]
         return self._batch("Parallel", "ParallelBranch", name, items, config)

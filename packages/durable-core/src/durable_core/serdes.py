@@ -105,6 +105,17 @@ def _decode(node: Any) -> Any:
         raise SerDesError(f"invalid value for type tag {tag!r}: {exc}") from exc
 
 
+def is_envelope(node: Any) -> bool:
+    """Whether a parsed JSON value is shaped as AWS's typed envelope ``{"t": tag, "v": value}``
+    (plain JSON from an outside sender can be anything else)."""
+    return isinstance(node, dict) and len(node) == 2 and "t" in node and "v" in node
+
+
+def decode_envelope(node: Any) -> Any:
+    """The Python value an envelope stands for; ``SerDesError`` when it is not a valid one."""
+    return _decode(node)
+
+
 def _datetime(value: str) -> datetime:
     return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
 

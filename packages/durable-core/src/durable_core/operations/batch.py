@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from durable_core._ids import operation_id
 from durable_core._replay import OperationCall
@@ -54,6 +54,7 @@ from durable_core.types import ErrorObject, OperationType
 if TYPE_CHECKING:
     from durable_core.context import DurableContext
 
+T = TypeVar("T")
 U = TypeVar("U")
 
 
@@ -193,6 +194,28 @@ def typed_map_config(config: MapConfig[U], func: Callable[..., Any]) -> MapConfi
         return config
     serdes = inferred_serdes(func)
     return config if serdes is None else dataclasses.replace(config, item_serdes=serdes)
+
+
+def typed_parallel_config(
+    config: ParallelConfig[T], branches: Sequence[Callable[..., Any]]
+) -> ParallelConfig[T]:
+    """``config`` with the item serdes the branches' return annotations ask for, unless a
+    serdes is set: so branches declared to return models give models, as map's items do.
+
+    Only when every branch declares a type that needs validation: one type, or the
+    union of them when branches return different types (a result reads back as the
+    first of them it is valid as, pydantic's "smart" union). A branch without such an
+    annotation leaves the default serdes, which only takes plain values.
+    """
+    if config.item_serdes is not None or config.serdes is not None or not branches:
+        return config
+    found = [inferred_serdes(branch) for branch in branches]
+    declared = [serdes.tp for serdes in found if serdes is not None]
+    if len(declared) < len(branches):
+        return config
+    distinct = list(dict.fromkeys(declared))
+    item_serdes = found[0] if len(distinct) == 1 else TypedSerDes(Union[tuple(distinct)])  # noqa: UP007
+    return dataclasses.replace(config, item_serdes=item_serdes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from durable_core.operations._flow import Flow, Flush, Send, run_flow
 from durable_core.operations._updates import update_for
 from durable_core.operations.child import child_flow
 from durable_core.serdes import SerDes, deserialize
+from durable_core.typed import TypedSerDes
 from durable_core.types import (
     CallbackOptions,
     ErrorObject,
@@ -156,7 +157,7 @@ def wait_for_callback(
         )
         return callback.result()
 
-    flow: Flow[ResultT] = wait_for_callback_flow(ctx, call)
+    flow: Flow[ResultT] = wait_for_callback_flow(ctx, call, config)
     return run_flow(flow, ctx._checkpointer, body)
 
 
@@ -173,16 +174,28 @@ class WaitForCallbackNames:
         cls, call: OperationCall, config: WaitForCallbackConfig[Any] | None
     ) -> WaitForCallbackNames:
         prefix = f"{call.name} " if call.name else ""
+        # A typed serdes reads the callback's answer; the submitter's None is no ``tp``.
+        serdes = None if config is None or isinstance(config.serdes, TypedSerDes) else config.serdes
         step_config: StepConfig[Any] | None = (
-            StepConfig(retry=config.retry, serdes=config.serdes) if config is not None else None
+            StepConfig(retry=config.retry, serdes=serdes) if config is not None else None
         )
         return cls(f"{prefix}create callback id", f"{prefix}submitter", step_config)
 
 
-def wait_for_callback_flow(ctx: DurableContext, call: OperationCall) -> Flow[ResultT]:
-    """The child context of a ``wait_for_callback``; its ``Body`` creates, submits, waits."""
+def wait_for_callback_flow(
+    ctx: DurableContext, call: OperationCall, config: WaitForCallbackConfig[Any] | None = None
+) -> Flow[ResultT]:
+    """The child context of a ``wait_for_callback``; its ``Body`` creates, submits, waits.
+
+    The child records the answer with the default serdes, as AWS's SDK does, unless the
+    answer is typed: then as the JSON data its ``TypedSerDes`` writes, read back typed.
+    """
+    serdes = config.serdes if config is not None else None
+    child_config: ChildConfig[Any] = ChildConfig(
+        serdes=serdes if isinstance(serdes, TypedSerDes) else None
+    )
     try:
-        result: ResultT = yield from child_flow(ctx, call, ChildConfig())
+        result: ResultT = yield from child_flow(ctx, call, child_config)
         return result
     except ChildContextError as exc:
         # Decided from the inner records, not the exception's cause, so a replay of
