@@ -56,6 +56,11 @@ class StepConfig(Generic[T]):
     ``StepTimeoutError`` (the body's thread is abandoned, not killed).
     ``offload`` puts a large result in a payload store and checkpoints a reference
     (see ``durable_core.payloads``).
+    ``error_types``: exception classes the step raises as themselves when it fails for
+    good (a ``PaymentError`` instead of a ``StepError`` naming it), rebuilt from the
+    record on replay too, subclasses included; the ``StepError`` is the ``__cause__``.
+    Their args and attributes are kept as JSON data (never pickled), so list only
+    classes whose state is data.
     """
 
     retry: RetryStrategy | None = None
@@ -64,11 +69,14 @@ class StepConfig(Generic[T]):
     serdes: SerDes[T] | None = None
     sub_type: str | None = None
     offload: Offload | None = None
+    error_types: tuple[type[Exception], ...] = ()
 
     def __post_init__(self) -> None:
         if self.timeout_seconds is not None and self.timeout_seconds <= 0:
             raise ValidationError("StepConfig.timeout_seconds must be positive")
         validate_sub_type(self.sub_type)
+        if not all(isinstance(t, type) and issubclass(t, Exception) for t in self.error_types):
+            raise ValidationError("StepConfig.error_types must be a tuple of exception classes")
 
     @property
     def retry_strategy(self) -> RetryStrategy:

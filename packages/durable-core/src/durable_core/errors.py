@@ -15,6 +15,10 @@ end with ``PENDING``. It derives from ``BaseException`` so that a user's
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import NoReturn
+
 from durable_core.types import ErrorObject
 
 __all__ = [
@@ -41,6 +45,9 @@ __all__ = [
     "WaitForConditionError",
     "error_object_from_exception",
     "qualified_type_name",
+    "raise_step_error",
+    "rebuild_exception",
+    "with_exception_data",
 ]
 
 
@@ -243,3 +250,96 @@ class InvokeError(DurableOperationError):
 
 class WaitForConditionError(DurableOperationError):
     """A ``wait_for_condition`` failed: the check raised, or the polls were exhausted."""
+
+
+# -- typed step errors: the user's exception class back, from an allow-list ----------
+#
+# A recorded failure names its exception's type (``mypkg.errors.PaymentError``); it
+# never holds the exception object, and a name read from the record is never imported
+# nor its class called (unpickling data would run code chosen by whoever wrote it).
+# The caller lists the types it wants back; a recorded type that is one of them, or a
+# subclass already defined, is rebuilt as Python's own pickling of an exception would
+# rebuild it (``cls.__new__`` with the args, then the instance attributes, no
+# ``__init__``), from JSON data kept in ``ErrorData``, a free-form string in AWS's
+# wire shape. A record without that data (written by AWS's SDK) gives the message alone.
+
+ExceptionTypes = Sequence[type[Exception]]
+
+
+def _type_name(cls: type[BaseException]) -> str:
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
+def _with_subclasses(allowed: ExceptionTypes) -> Iterator[type[Exception]]:
+    for cls in allowed:
+        yield cls
+        yield from _with_subclasses(cls.__subclasses__())
+
+
+def with_exception_data(error: ErrorObject, exc: BaseException) -> ErrorObject:
+    """``error`` with the args and attributes of ``exc`` as JSON data in ``ErrorData``,
+    so that ``rebuild_exception`` can restore them; what is not JSON data is left out
+    (the attributes, then the args), never failing the record."""
+    from durable_core.serdes import EXTENDED_SERDES
+
+    for state in (
+        {"args": list(exc.args), "attributes": dict(vars(exc))},
+        {"args": list(exc.args), "attributes": {}},
+    ):
+        try:
+            data = EXTENDED_SERDES.serialize(state)
+        except (SerDesError, TypeError, ValueError):
+            continue
+        return dataclasses.replace(error, error_data=data)
+    return error
+
+
+def rebuild_exception(error: ErrorObject | None, allowed: ExceptionTypes) -> Exception | None:
+    """The recorded exception as an instance of its own class, when that class is in
+    ``allowed`` or a subclass of one of them; otherwise None."""
+    if error is None or not error.error_type or not allowed:
+        return None
+    cls = next((c for c in _with_subclasses(allowed) if _type_name(c) == error.error_type), None)
+    if cls is None:
+        return None
+    args, attributes = _recorded_state(error)
+    rebuilt = cls.__new__(cls, *args)
+    rebuilt.args = tuple(args)
+    rebuilt.__dict__.update(attributes)
+    return rebuilt
+
+
+def _recorded_state(error: ErrorObject) -> tuple[list[object], dict[str, object]]:
+    from durable_core.serdes import EXTENDED_SERDES
+
+    message_only: list[object] = [] if error.error_message is None else [error.error_message]
+    if not error.error_data:
+        return message_only, {}
+    try:
+        state = EXTENDED_SERDES.deserialize(error.error_data)
+    except SerDesError:
+        return message_only, {}
+    if not (
+        isinstance(state, dict)
+        and isinstance(state.get("args"), list)
+        and isinstance(state.get("attributes"), dict)
+    ):
+        return message_only, {}
+    return state["args"], state["attributes"]
+
+
+def raise_step_error(
+    error: ErrorObject | None, allowed: ExceptionTypes, cause: BaseException | None = None
+) -> NoReturn:
+    """Raise a failed step's error: its own type rebuilt when ``allowed`` lists it (the
+    ``StepError`` is its ``__cause__``), else the ``StepError``. Identical on the run
+    that recorded the failure and on replay; ``cause`` (the original exception, on the
+    first run only) chains under the ``StepError`` so its traceback is shown."""
+    step_error = StepError.from_error_object(error)
+    typed = rebuild_exception(error, allowed)
+    step_error.__cause__ = cause
+    if typed is None:
+        raise step_error
+    raise typed from step_error

@@ -9,10 +9,11 @@ from durable_core._replay import Action, OperationCall, StepPlan, plan_step
 from durable_core.config import StepConfig, StepSemantics
 from durable_core.errors import (
     DurableError,
-    StepError,
     StepInterruptedError,
     SuspendExecution,
     error_object_from_exception,
+    raise_step_error,
+    with_exception_data,
 )
 from durable_core.operations._flow import Body, Effect, Flow, Send, SendResult, run_flow
 from durable_core.operations._updates import update_for
@@ -76,7 +77,7 @@ def _planned_flow(
             return _replayed(recorded, config, where)
         if plan.action is Action.RAISE:
             assert recorded is not None
-            raise StepError.from_error_object(recorded.error)
+            raise_step_error(recorded.error, config.error_types)
         if plan.action is Action.SUSPEND:
             outcome = "suspended"
             raise SuspendExecution(f"{where} waits for its next attempt")
@@ -126,6 +127,8 @@ def _retry_or_fail(
     call: OperationCall, config: StepConfig[Any], exc: Exception, attempt: int
 ) -> Generator[Effect, Any, NoReturn]:
     error = error_object_from_exception(exc)
+    if config.error_types and isinstance(exc, config.error_types):
+        error = with_exception_data(error, exc)
     decision = config.retry_strategy(exc, attempt)
     if decision.should_retry:
         yield Send(
@@ -139,4 +142,4 @@ def _retry_or_fail(
         )
         raise SuspendExecution(f"{call.describe()} retries in {decision.delay_seconds} s")
     yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
-    raise StepError.from_error_object(error) from exc
+    raise_step_error(error, config.error_types, exc)
