@@ -78,9 +78,15 @@ def test_builder_error_handler_replaces_the_failure() -> None:
     assert json.loads(driven.final["Result"]) == {"handled": "StepError"}
 
 
-def test_builder_without_handler_is_a_clear_error() -> None:
-    with pytest.raises(TypeError, match="needs a handler"):
-        DurableBuilder().with_tracing().build()
+def test_builder_without_handler_builds_a_decorator_that_keeps_the_options() -> None:
+    # The design card's spelling: @DurableBuilder().with_...().build()
+    @DurableBuilder().with_tracing().with_error_handler(lambda exc: {"handled": str(exc)}).build()
+    def failing(event: Any, ctx: DurableContext) -> None:
+        ctx.step(lambda s: 1 / 0, name="div", config=StepConfig(retry=no_retry))
+
+    driven = drive(failing)
+    assert driven.final["Status"] == "SUCCEEDED"
+    assert json.loads(driven.final["Result"]) == {"handled": "division by zero"}
 
 
 def test_decorator_with_options_and_class_options_batch_checkpoints() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from durable_core import (
     DurableBackend,
@@ -19,60 +19,81 @@ from durable_core.plugins import PluginEntry
 __all__ = ["DurableBuilder", "DurableContext"]
 
 
-class DurableBuilder:
+H = TypeVar("H", bound=DurableHandler | None)
+G = TypeVar("G", bound=DurableHandler)
+
+
+class DurableBuilder(Generic[H]):
     """Collects options step by step; ``build()`` returns the Lambda handler.
 
-    The handler may be given to the constructor or to ``handler()``. Each ``with_*``
-    returns a new builder, so a configured builder can be shared as a template.
+    The handler may be given to the constructor or to ``handler()``; without one,
+    ``build()`` returns a decorator (``@DurableBuilder().with_tracing().build()``). Each
+    ``with_*`` returns a new builder, so a configured builder can be shared as a template.
     """
 
+    @overload
     def __init__(
-        self, handler: DurableHandler | None = None, options: ExecutionOptions | None = None
-    ) -> None:
+        self: DurableBuilder[None], handler: None = None, options: ExecutionOptions | None = None
+    ) -> None: ...
+
+    @overload
+    def __init__(self, handler: H, options: ExecutionOptions | None = None) -> None: ...
+
+    def __init__(self, handler: Any = None, options: ExecutionOptions | None = None) -> None:
         self._handler = handler
         self._options = options or ExecutionOptions()
 
-    def _with(self, **changes: Any) -> DurableBuilder:
+    def _with(self, **changes: Any) -> DurableBuilder[H]:
         return DurableBuilder(self._handler, dataclasses.replace(self._options, **changes))
 
-    def handler(self, handler: DurableHandler) -> DurableBuilder:
+    def handler(self, handler: G) -> DurableBuilder[G]:
         return DurableBuilder(handler, self._options)
 
-    def with_tracing(self, enabled: bool = True) -> DurableBuilder:
+    def with_tracing(self, enabled: bool = True) -> DurableBuilder[H]:
         """OpenTelemetry spans (when installed) and ``durable.trace`` log records."""
         return self._with(tracing=enabled)
 
-    def with_plugins(self, *plugins: PluginEntry) -> DurableBuilder:
+    def with_plugins(self, *plugins: PluginEntry) -> DurableBuilder[H]:
         """Add plugins (or per-invocation factories) after those already configured."""
         return self._with(plugins=(*self._options.plugins, *plugins))
 
     def with_error_handler(
         self, error_handler: Callable[[Exception], Any] | Callable[[Exception], Awaitable[Any]]
-    ) -> DurableBuilder:
+    ) -> DurableBuilder[H]:
         """Turn an exception the handler raised into a result (or raise the one to report).
 
         An ``async def`` error handler is awaited on a loop of its own, after the handler.
         """
         return self._with(error_handler=error_handler)
 
-    def with_batch_checkpoints(self, enabled: bool = True) -> DurableBuilder:
+    def with_batch_checkpoints(self, enabled: bool = True) -> DurableBuilder[H]:
         return self._with(batch_checkpoints=enabled)
 
-    def with_pipelined_checkpoints(self, enabled: bool = True) -> DurableBuilder:
+    def with_pipelined_checkpoints(self, enabled: bool = True) -> DurableBuilder[H]:
         return self._with(pipeline_checkpoints=enabled)
 
-    def with_backend(self, backend: DurableBackend) -> DurableBuilder:
+    def with_backend(self, backend: DurableBackend) -> DurableBuilder[H]:
         return self._with(backend=backend)
 
-    def with_logger(self, logger: Any) -> DurableBuilder:
+    def with_logger(self, logger: Any) -> DurableBuilder[H]:
         return self._with(logger=logger)
 
-    def build(self) -> LambdaHandler:
+    @overload
+    def build(self: DurableBuilder[None]) -> Callable[[DurableHandler], LambdaHandler]: ...
+
+    @overload
+    def build(self: DurableBuilder[G]) -> LambdaHandler: ...
+
+    def build(self) -> LambdaHandler | Callable[[DurableHandler], LambdaHandler]:
+        """The Lambda handler; without a handler, a decorator that makes one."""
+        options = self._options
         if self._handler is None:
-            raise TypeError(
-                "DurableBuilder.build() needs a handler: DurableBuilder(fn) or .handler(fn)"
-            )
-        handler, options = self._handler, self._options
+
+            def decorate(handler: DurableHandler) -> LambdaHandler:
+                return DurableBuilder(handler, options).build()
+
+            return decorate
+        handler = self._handler
 
         def lambda_handler(event: Any, lambda_context: Any = None) -> dict[str, Any]:
             return run_invocation(handler, event, lambda_context, options)
