@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from durable_core._replay import CheckpointLog
+from durable_core._replay import CheckpointLog, OperationCall
 from durable_core.backends.base import DurableBackend
 from durable_core.checkpoint import Checkpointer
 from durable_core.context import DurableContext, ExecutionState
@@ -45,6 +45,7 @@ from durable_core.types import (
     ErrorObject,
     InvocationInput,
     InvocationStatus,
+    Operation,
     OperationAction,
     OperationType,
     OperationUpdate,
@@ -122,7 +123,9 @@ class ExecutionOptions:
     store and checkpoints a reference (``durable_core.payloads``; a step's own
     ``StepConfig.offload`` wins). ``error_handler`` (sync, or ``async def``: awaited on a
     loop of its own) sees an exception the handler raised and returns a
-    replacement result (or raises the error to report).
+    replacement result (or raises the error to report). ``preload`` is the unit-testing
+    kit's seam (``durable_testing.MockDurableContext``): asked for the record of an
+    operation the log lacks, it may supply one, so the operation replays it.
     """
 
     backend: DurableBackend | None = None
@@ -133,6 +136,7 @@ class ExecutionOptions:
     logger: Any = None
     plugins: Sequence[PluginEntry] = ()
     offload: Offload | None = None
+    preload: Callable[[OperationCall], Operation | None] | None = None
 
 
 def _resolve_backend(options: ExecutionOptions) -> DurableBackend:
@@ -259,6 +263,7 @@ def run_invocation(
         logger=options.logger,
         plugins=plugins,
         offload=options.offload,
+        preload=options.preload,
     )
     ctx = DurableContext(state, replaying=log.has_history(), lambda_context=lambda_context)
     if plugins is None:

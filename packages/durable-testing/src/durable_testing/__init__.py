@@ -8,6 +8,8 @@ that started it. ``ServiceError`` is what the callback API raises (``.code`` is 
 Lambda API's error code). ``DurableTestRunner`` runs one handler to completion with
 time skipped (the ``durable_runner`` pytest fixture hands one out); ``FaultyBackend``
 injects throttling, 5xx, lost answers, stale tokens and crashes into any backend.
+``MockDurableContext`` unit-tests a workflow's logic with no service: outcomes
+pre-loaded by name or position, one invocation, and ``assert_*`` helpers on the result.
 """
 
 from durable_core.backends.memory import ServiceError
@@ -20,6 +22,17 @@ from durable_testing.local_service import (
     LocalLambdaContext,
     LocalService,
     PendingCallback,
+)
+from durable_testing.mock import (
+    MockDurableContext,
+    MockOperation,
+    MockRun,
+    assert_attempts,
+    assert_checkpoint_count,
+    assert_no_checkpoints,
+    assert_nothing_executed,
+    assert_operation_names,
+    assert_operations,
 )
 from durable_testing.runner import DurableTestRunner, OperationResult, TestResult
 from durable_testing.stores import (
@@ -44,6 +57,9 @@ __all__ = [
     "LocalLambdaContext",
     "LocalService",
     "MemoryStore",
+    "MockDurableContext",
+    "MockOperation",
+    "MockRun",
     "OperationResult",
     "PendingCallback",
     "RealClock",
@@ -53,5 +69,11 @@ __all__ = [
     "StoredExecution",
     "TestResult",
     "VirtualClock",
+    "assert_attempts",
+    "assert_checkpoint_count",
+    "assert_no_checkpoints",
+    "assert_nothing_executed",
+    "assert_operation_names",
+    "assert_operations",
     "format_history_table",
 ]
