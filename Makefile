@@ -6,7 +6,7 @@ export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: install uv demo test lint typecheck pytest bench clean
+.PHONY: install uv demo test lint typecheck pytest bench clean cfn-lint wheels
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -30,7 +30,16 @@ typecheck: install
 pytest: install
 	$(RUN) pytest
 
-test: lint typecheck pytest
+# The SAM template of the examples, as CloudFormation and SAM's transform read it.
+cfn-lint: install
+	$(RUN) cfn-lint examples/template.yaml
+
+# Every package's wheel, in dist/ (tests/packaging installs them in a fresh venv).
+wheels: uv
+	rm -rf dist
+	$(UV) build --all-packages --wheel --out-dir dist
+
+test: lint cfn-lint typecheck pytest
 
 bench: install
 	$(RUN) python benchmarks/run.py

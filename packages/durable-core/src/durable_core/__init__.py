@@ -218,3 +218,6 @@ __all__ = [
     "run_invocation",
     "use_backend",
 ]
+
+# The version of this package, as in its pyproject.toml (tests/packaging checks they agree).
+__version__ = "0.1.0"

@@ -77,3 +77,6 @@ __all__ = [
     "assert_operations",
     "format_history_table",
 ]
+
+# The version of this package, as in its pyproject.toml (tests/packaging checks they agree).
+__version__ = "0.1.0"
