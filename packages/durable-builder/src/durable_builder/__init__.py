@@ -100,5 +100,6 @@ class DurableBuilder(Generic[H]):
 
         return lambda_handler
 
+
 # The version of this package, as in its pyproject.toml (tests/packaging checks they agree).
 __version__ = "0.1.0"

@@ -43,5 +43,6 @@ class AsyncDurableHandler:
     def __call__(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
         return run_invocation(self.handle, event, lambda_context, self.options)
 
+
 # The version of this package, as in its pyproject.toml (tests/packaging checks they agree).
 __version__ = "0.1.0"

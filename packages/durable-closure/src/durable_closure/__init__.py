@@ -29,5 +29,6 @@ def run(
     lambda_handler.__doc__ = handler.__doc__
     return lambda_handler
 
+
 # The version of this package, as in its pyproject.toml (tests/packaging checks they agree).
 __version__ = "0.1.0"

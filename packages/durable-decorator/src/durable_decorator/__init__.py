@@ -41,5 +41,6 @@ def durable_execution(
 
     return decorate(handler) if handler is not None else decorate
 
+
 # The version of this package, as in its pyproject.toml (tests/packaging checks they agree).
 __version__ = "0.1.0"
