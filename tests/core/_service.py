@@ -1,8 +1,8 @@
-"""A step-by-step execution on MemoryBackend, for operations the service completes.
+"""The core tests' one driver: an execution on MemoryBackend, invoked step by step.
 
-``conftest.drive`` only fires timers between invocations; callbacks and chained
-invokes are completed by someone else (an external system, another function). Here
-the test invokes, plays that someone with ``MemoryBackend.complete``, and invokes
+``run_to_end`` invokes and fires due timers until the execution ends (``conftest.drive``);
+for callbacks and chained invokes, completed by someone else (an external system,
+another function), the test invokes, plays that someone with ``complete``, and invokes
 again.
 """
 
@@ -57,6 +57,14 @@ class Execution:
     def fire_timers(self) -> None:
         assert self.backend.fire_timers(self.arn), "nothing to fire"
 
+    def run_to_end(self, max_invocations: int = 50) -> Execution:
+        """Invoke, fire the timers a PENDING answer waits for, until the execution ends."""
+        for _ in range(max_invocations):
+            if self.invoke()["Status"] != "PENDING":
+                return self
+            assert self.backend.fire_timers(self.arn), "PENDING with nothing to wait for"
+        raise AssertionError("execution did not finish")
+
     def updates(self) -> list[dict[str, Any]]:
         """Every update this execution checkpointed, in the wire form, in order."""
         return [u.to_wire() for call in self.backend.calls for u in call.updates]
@@ -65,7 +73,9 @@ class Execution:
         return sum(1 for call in self.backend.calls if call.execution_arn == self.arn)
 
 
-def start(handler: LambdaHandler, input_value: Any = None) -> Execution:
-    backend = MemoryBackend()
+def start(
+    handler: LambdaHandler, input_value: Any = None, *, backend: MemoryBackend | None = None
+) -> Execution:
+    backend = backend or MemoryBackend()
     event = backend.start_execution(input_value)
     return Execution(handler, backend, event["DurableExecutionArn"])

@@ -1,4 +1,4 @@
-"""A minimal driver for core tests: invoke, fire due timers, invoke again.
+"""The core tests' fixtures; the driver itself is ``_service.Execution``.
 
 The full service (history, stores, real time) is durable-testing's LocalService;
 core tests only need the service's checkpoint rules, which MemoryBackend owns.
@@ -6,30 +6,13 @@ core tests only need the service's checkpoint rules, which MemoryBackend owns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from durable_core import MemoryBackend, use_backend
+from durable_core import MemoryBackend
 from durable_core.execution import LambdaHandler
-from durable_core.types import Operation
 
-
-@dataclass
-class Driven:
-    arn: str
-    responses: list[dict[str, Any]]
-    backend: MemoryBackend
-
-    @property
-    def final(self) -> dict[str, Any]:
-        return self.responses[-1]
-
-    def operations(self) -> list[Operation]:
-        return self.backend.operations(self.arn)
-
-    def by_name(self, name: str) -> Operation:
-        return next(op for op in self.operations() if op.name == name)
+from ._service import Execution, start
 
 
 def drive(
@@ -38,20 +21,9 @@ def drive(
     *,
     backend: MemoryBackend | None = None,
     max_invocations: int = 50,
-) -> Driven:
-    backend = backend or MemoryBackend()
-    event = backend.start_execution(input_value)
-    arn = event["DurableExecutionArn"]
-    responses: list[dict[str, Any]] = []
-    for _ in range(max_invocations):
-        with use_backend(backend):
-            response = handler(event, None)
-        responses.append(response)
-        if response["Status"] != "PENDING":
-            return Driven(arn, responses, backend)
-        assert backend.fire_timers(arn), "PENDING with nothing to wait for"
-        event = backend.invocation_event(arn)
-    raise AssertionError("execution did not finish")
+) -> Execution:
+    """Start an execution and run it to its end, firing timers between invocations."""
+    return start(handler, input_value, backend=backend).run_to_end(max_invocations)
 
 
 @pytest.fixture
