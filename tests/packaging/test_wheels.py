@@ -152,7 +152,7 @@ def _check_metadata(wheel: Path) -> None:
     assert metadata.get_all("Project-URL"), name
     assert "Typing :: Typed" in (metadata.get_all("Classifier") or []), name
     assert metadata["Description-Content-Type"] == "text/markdown", name
-    assert metadata.get_payload().startswith(f"# {name}"), name
+    assert str(metadata.get_payload()).startswith(f"# {name}"), name
     assert any(n.endswith("/py.typed") for n in names), name
     for requirement in metadata.get_all("Requires-Dist") or []:
         if requirement.startswith("durable-"):
