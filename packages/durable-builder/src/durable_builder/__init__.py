@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar, overload
@@ -19,8 +20,9 @@ from durable_core.plugins import PluginEntry
 __all__ = ["DurableBuilder", "DurableContext"]
 
 
-H = TypeVar("H", bound=DurableHandler | None)
-G = TypeVar("G", bound=DurableHandler)
+# Whether the builder has its handler yet: ``None`` or ``DurableHandler``, so mypy knows
+# whether ``build()`` gives the Lambda handler or a decorator.
+H = TypeVar("H")
 
 
 class DurableBuilder(Generic[H]):
@@ -33,20 +35,28 @@ class DurableBuilder(Generic[H]):
 
     @overload
     def __init__(
-        self: DurableBuilder[None], handler: None = None, options: ExecutionOptions | None = None
+        self: DurableBuilder[None], *, options: ExecutionOptions | None = None
     ) -> None: ...
 
     @overload
-    def __init__(self, handler: H, options: ExecutionOptions | None = None) -> None: ...
+    def __init__(
+        self: DurableBuilder[DurableHandler],
+        handler: DurableHandler,
+        options: ExecutionOptions | None = None,
+    ) -> None: ...
 
-    def __init__(self, handler: Any = None, options: ExecutionOptions | None = None) -> None:
+    def __init__(
+        self, handler: DurableHandler | None = None, options: ExecutionOptions | None = None
+    ) -> None:
         self._handler = handler
         self._options = options or ExecutionOptions()
 
     def _with(self, **changes: Any) -> DurableBuilder[H]:
-        return DurableBuilder(self._handler, dataclasses.replace(self._options, **changes))
+        built = copy.copy(self)
+        built._options = dataclasses.replace(self._options, **changes)
+        return built
 
-    def handler(self, handler: G) -> DurableBuilder[G]:
+    def handler(self, handler: DurableHandler) -> DurableBuilder[DurableHandler]:
         return DurableBuilder(handler, self._options)
 
     def with_tracing(self, enabled: bool = True) -> DurableBuilder[H]:
@@ -82,7 +92,7 @@ class DurableBuilder(Generic[H]):
     def build(self: DurableBuilder[None]) -> Callable[[DurableHandler], LambdaHandler]: ...
 
     @overload
-    def build(self: DurableBuilder[G]) -> LambdaHandler: ...
+    def build(self: DurableBuilder[DurableHandler]) -> LambdaHandler: ...
 
     def build(self) -> LambdaHandler | Callable[[DurableHandler], LambdaHandler]:
         """The Lambda handler; without a handler, a decorator that makes one."""

@@ -1,9 +1,9 @@
-"""What mypy infers for results read by ``TypedSerDes``: checked by mypy --strict in
-``make test`` (``test_typed_serdes_mypy.py``), never imported by pytest.
+"""What mypy infers for results read by ``TypedSerDes``, sync and async (issues 14, 18):
+``make typecheck`` runs mypy --strict over this file.
 
-``assert_type`` fails mypy when an inferred type drifts (``Any``, ``Never``); each
-``type: ignore[...]`` marks a mismatch mypy must reject (with ``warn_unused_ignores``
-an ignore that is no longer needed is itself an error).
+``TypedSerDes(Order)`` is a ``TypedSerDes[Order]``: ``assert_type`` fails the gate when an
+inferred type drifts (``Any``, ``Never``); each ``type: ignore[...]`` marks a mismatch mypy
+must reject (with ``warn_unused_ignores`` an ignore no longer needed is itself an error).
 """
 
 from __future__ import annotations
