@@ -831,6 +831,25 @@ def expected_map_result(n: int) -> str:
     return json.dumps(sum(2 * i for i in range(n)))
 
 
+def map_rate(
+    invoke: Invoke, n: int, latency: float, repeats: int, single_run_over: float = float("inf")
+) -> tuple[float, float]:
+    """Items per second of the map of ``n`` items run by ``invoke`` with ``latency`` seconds
+    per checkpoint call, and the calls it made: medians of ``repeats`` runs, or of the runs
+    made until one took ``single_run_over`` seconds or more."""
+    rates: list[float] = []
+    counts: list[float] = []
+    for _ in range(repeats):
+        backend = MeteredBackend(latency=latency)
+        event = backend.start_execution({})
+        timed = check(invoke(backend, event), "SUCCEEDED", expected_map_result(n))
+        rates.append(n / timed.seconds)
+        counts.append(checkpoint_traffic(backend, event["DurableExecutionArn"])[0])
+        if timed.seconds >= single_run_over:
+            break
+    return median(rates), median(counts)
+
+
 def bench_map_latency(
     n: int, concurrency: int, latency: float, repeats: int, single_run_over: float = 10.0
 ) -> list[Row]:
@@ -847,17 +866,7 @@ def bench_map_latency(
         ("theirs", their_map(n, concurrency)),
     )
     for name, invoke in variants:
-        rates: list[float] = []
-        counts: list[float] = []
-        for _ in range(repeats):
-            backend = MeteredBackend(latency=latency)
-            event = backend.start_execution({})
-            timed = check(invoke(backend, event), "SUCCEEDED", expected_map_result(n))
-            rates.append(n / timed.seconds)
-            counts.append(checkpoint_traffic(backend, event["DurableExecutionArn"])[0])
-            if timed.seconds >= single_run_over:
-                break
-        rate[name], calls[name] = median(rates), median(counts)
+        rate[name], calls[name] = map_rate(invoke, n, latency, repeats, single_run_over)
     label = f"map items/s, {n:,} items, concurrency {concurrency}, {latency * 1e3:.0f} ms"
     return [
         *mode_rows("map_latency", "7", label, rate),
@@ -906,15 +915,7 @@ def bench_map_fanout(
         rate: dict[str, float] = {}
         calls: dict[str, float] = {}
         for name, invoke in variants:
-            rates: list[float] = []
-            counts: list[float] = []
-            for _ in range(repeats):
-                backend = MeteredBackend(latency=latency)
-                event = backend.start_execution({})
-                timed = check(invoke(backend, event), "SUCCEEDED", expected_map_result(n))
-                rates.append(n / timed.seconds)
-                counts.append(checkpoint_traffic(backend, event["DurableExecutionArn"])[0])
-            rate[name], calls[name] = median(rates), median(counts)
+            rate[name], calls[name] = map_rate(invoke, n, latency, repeats)
         label = f"map, {n:,} items, concurrency {concurrency}, {latency * 1e3:.0f} ms"
         key = f"map_fanout_{concurrency}"
         rows += [

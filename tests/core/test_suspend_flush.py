@@ -10,38 +10,21 @@ invocation. Lost, the step would run again on the next invocation.
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from durable_closure import run
 from durable_core import (
-    CheckpointResponse,
     DurableContext,
     ExecutionOptions,
     MemoryBackend,
     NestingType,
     ParallelConfig,
 )
-from durable_core.types import OperationStatus, OperationUpdate
+from durable_core.types import OperationStatus
 
 from tests.core._service import Execution
-
-
-class SlowBackend(MemoryBackend):
-    """Checkpoint calls take a round trip, so a pipelined result is in flight for a while."""
-
-    def checkpoint(
-        self,
-        execution_arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointResponse:
-        time.sleep(0.05)
-        return super().checkpoint(execution_arn, checkpoint_token, updates, client_token)
-
+from tests.core.test_perf_semantics import SlowBackend
 
 MODES = {
     # Batched: step results and branch results wait in the buffer for the next call.
