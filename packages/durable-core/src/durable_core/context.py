@@ -33,7 +33,7 @@ from durable_core.errors import BranchCancelled, ValidationError
 from durable_core.logger import ReplaySafeLogger, default_logger
 from durable_core.operations.step import run_step
 from durable_core.typed import inferred_serdes
-from durable_core.types import Operation, OperationType
+from durable_core.types import ErrorObject, Operation, OperationType
 
 if TYPE_CHECKING:
     # What only some workflows use is imported by the method that uses it: a cold start
@@ -253,8 +253,11 @@ class DurableContext:
             name = validate_name(name)
         return OperationCall(self._ids.next_id(), op_type, sub_type, name, self._parent_id)
 
-    def _begin(self, call: OperationCall) -> Operation | None:
-        """Look up and validate the record of ``call``; flip to executing at new work."""
+    def _begin(self, call: OperationCall, *, virtual: bool = False) -> Operation | None:
+        """Look up and validate the record of ``call``; flip to executing at new work.
+
+        ``virtual``: a FLAT branch, which records nothing and so is not reported started.
+        """
         if self._cancel is not None and self._cancel.is_set():
             raise BranchCancelled(f"{call.describe()}: its batch has already completed")
         recorded = self._state.log.get(call.id)
@@ -270,7 +273,7 @@ class DurableContext:
             self._set_executing()
         plugins = self._state.plugins
         if plugins is not None:  # report the start to the plugins (tracing included)
-            plugins.operation_started(call, recorded)
+            plugins.operation_started(call, recorded, virtual=virtual)
         return recorded
 
     def _end(self, call: OperationCall, recorded: Operation | None, outcome: str) -> None:
@@ -305,12 +308,23 @@ class DurableContext:
             cancel=cancel or self._cancel,
         )
 
-    def _attempt(
-        self, call: OperationCall, attempt: int
+    def _user_function(
+        self, call: OperationCall, attempt: int | None, *, is_replay_children: bool = False
     ) -> contextlib.AbstractContextManager[None]:
-        """Bracket one attempt of a step's body with the plugins' user-function hooks."""
+        """Bracket a run of the user's code of ``call`` with the plugins' user-function hooks
+        (a step's or a poll's attempt, a child context's body, a batch's branches)."""
         plugins = self._state.plugins
-        return plugins.attempt(call, attempt) if plugins is not None else contextlib.nullcontext()
+        if plugins is None:
+            return contextlib.nullcontext()
+        return plugins.user_function(call, attempt, is_replay_children=is_replay_children)
+
+    def _context_returned(
+        self, call: OperationCall, error: ErrorObject | None = None, *, replayed: bool = False
+    ) -> None:
+        """Report the end of a child context that records no outcome (see plugins)."""
+        plugins = self._state.plugins
+        if plugins is not None:
+            plugins.context_returned(call, error, replayed=replayed)
 
     @property
     def _checkpointer(self) -> Checkpointer:

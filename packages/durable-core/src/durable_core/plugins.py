@@ -8,18 +8,27 @@ the same fields here:
   the handler's thread; the start comes after the checkpoint log is loaded, the end
   after every update is persisted, with the outcome (``RETRY`` when an exception
   escapes and Lambda will re-drive the invocation).
-* ``on_operation_start``: a new operation, or a replayed one that has not finished
-  (``is_replayed`` true); an operation replayed from its terminal record is not
-  reported again.
+* ``on_operation_start``: a new operation, or one started in an earlier invocation
+  that has not finished (``is_replayed`` true), at most once per invocation: a branch
+  resumed in the invocation that started it is not started again. An operation
+  replayed from its terminal record is not reported again; a virtual (FLAT) branch,
+  which records nothing, is never reported started.
 * ``on_operation_end``: when the operation reaches a terminal status, before it
   returns to user code; if its result was only buffered (batched checkpoints), before
   ``on_invocation_end``. A terminal record the service reports as updated while the
   execution was suspended (``UpdatedOperationIds``) gets its end hook when replayed.
+  A child context that records no outcome (a FLAT branch, a ReplayChildren context
+  whose body ran again) reports its end each time its body returns.
 * ``on_operation_change``: operations whose status changed since the previous
   notification: those updated while suspended, after ``on_invocation_start``, and
   those this invocation changed, before ``on_invocation_end``.
-* ``on_user_function_start`` / ``on_user_function_end``: around each step attempt's
-  body, on the thread that runs it, with the attempt number and its outcome.
+* ``on_user_function_start`` / ``on_user_function_end``: around every run of user
+  code, on the thread that runs it, with its outcome: a step's attempt and a
+  wait_for_condition check (with the attempt number), the body of a child context,
+  of a parallel branch or map iteration, of a batch and of a wait_for_callback
+  (attempt 1 when the context starts, None when it was started earlier;
+  ``is_replay_children`` when a ReplayChildren context runs again). The fields are
+  those AWS's SDK sets (tests/compat/test_plugin_hooks_compat.py compares the streams).
 
 Registration: ``ExecutionOptions(plugins=[...])`` takes plugin instances (one shared
 by every invocation) or factories (an object with ``create_plugin(info)``, called
@@ -328,6 +337,9 @@ class PluginDispatcher:
         self._statuses = {op_id: info.status for op_id, info in start_info.operations.items()}
         # Operations whose end hook is still due, by id (guarded: branches run in threads).
         self._open: dict[str, OperationCall] = {}
+        # Operations whose start hook, or end hook, this invocation dispatched.
+        self._started: set[str] = set()
+        self._ended: set[str] = set()
         self._lock = threading.Lock()
 
     @classmethod
@@ -373,16 +385,29 @@ class PluginDispatcher:
 
     # -- operations -----------------------------------------------------------------
 
-    def operation_started(self, call: OperationCall, recorded: Operation | None) -> None:
-        """``call`` begins; ``recorded`` is its record from earlier invocations, if any."""
-        if recorded is not None and recorded.status.is_terminal:
-            if call.id in self._updated_ids:
-                with self._lock:
-                    self._open[call.id] = call
+    def operation_started(
+        self, call: OperationCall, recorded: Operation | None, *, virtual: bool = False
+    ) -> None:
+        """``call`` begins; ``recorded`` is its record as the log holds it now.
+
+        As AWS's SDK: a new operation is started (``is_replayed`` false); one recorded
+        READY starts its next attempt (``is_replayed`` true); one recorded otherwise
+        unfinished is replayed with its recorded status. ``is_replayed`` is true only
+        for an operation started in an earlier invocation, and each operation is
+        started at most once per invocation: a branch resumed in the invocation that
+        started it (its wait ended meanwhile) is not started again. A ``virtual``
+        context (a FLAT branch) records nothing and gets no start hook.
+        """
+        if virtual:
             return
+        terminal = recorded is not None and recorded.status.is_terminal
         with self._lock:
-            self._open[call.id] = call
-        if recorded is None:
+            if call.id not in self._ended and (not terminal or call.id in self._updated_ids):
+                self._open.setdefault(call.id, call)
+            if terminal or call.id in self._started:
+                return
+            self._started.add(call.id)
+        if recorded is None or recorded.status is OperationStatus.READY:
             info = OperationStartInfo(
                 operation_id=call.id,
                 operation_type=call.type,
@@ -390,12 +415,45 @@ class PluginDispatcher:
                 name=call.name,
                 parent_id=call.parent_id,
                 start_time=_now(),
-                is_replayed=False,
+                is_replayed=recorded is not None,
                 status=OperationStatus.STARTED,
             )
         else:
-            info = OperationStartInfo.from_operation(recorded, is_replayed=True)
+            info = OperationStartInfo(
+                operation_id=recorded.id,
+                operation_type=recorded.type,
+                sub_type=recorded.sub_type,
+                name=recorded.name,
+                parent_id=recorded.parent_id,
+                start_time=recorded.start_timestamp,
+                is_replayed=True,
+                status=recorded.status,
+            )
         self._dispatch("on_operation_start", info)
+
+    def context_returned(
+        self, call: OperationCall, error: ErrorObject | None, *, replayed: bool
+    ) -> None:
+        """A child context that records no outcome returned: a virtual (FLAT) branch, or
+        a ReplayChildren context whose body ran again (``replayed``). Its end is reported
+        each time, as in AWS's SDK, since no terminal record will report it."""
+        with self._lock:
+            self._open.pop(call.id, None)
+        self._dispatch(
+            "on_operation_end",
+            OperationEndInfo(
+                operation_id=call.id,
+                operation_type=call.type,
+                sub_type=call.sub_type,
+                name=call.name,
+                parent_id=call.parent_id,
+                start_time=None,
+                end_time=_now(),
+                is_replayed=replayed,
+                status=OperationStatus.FAILED if error else OperationStatus.SUCCEEDED,
+                error=error,
+            ),
+        )
 
     def operation_ended(self, call: OperationCall) -> None:
         """``call`` returned (or raised) to user code: report its end if it is terminal."""
@@ -405,11 +463,20 @@ class PluginDispatcher:
         with self._lock:
             if self._open.pop(call.id, None) is None:
                 return
+            self._ended.add(call.id)
         self._dispatch("on_operation_end", OperationEndInfo.from_operation(current))
 
     @contextlib.contextmanager
-    def attempt(self, call: OperationCall, attempt: int) -> Iterator[None]:
-        """Bracket one attempt of a step's body with the user-function hooks."""
+    def user_function(
+        self, call: OperationCall, attempt: int | None, *, is_replay_children: bool = False
+    ) -> Iterator[None]:
+        """Bracket one run of the user's code of ``call`` with the user-function hooks.
+
+        ``attempt`` is the step's or the poll's number; for a child context's body, as
+        in AWS's SDK, 1 when the context starts now and None when it was started in an
+        earlier invocation (``is_replay_children``: run again to rebuild a result too
+        large to have been recorded).
+        """
         start = UserFunctionStartInfo(
             operation_id=call.id,
             operation_type=call.type,
@@ -420,6 +487,7 @@ class PluginDispatcher:
             is_replayed=False,
             status=OperationStatus.STARTED,
             attempt=attempt,
+            is_replay_children=is_replay_children,
         )
         self._dispatch("on_user_function_start", start)
         outcome, error = UserFunctionOutcome.INCOMPLETE, None
@@ -444,7 +512,7 @@ class PluginDispatcher:
                     status=start.status,
                     attempt=attempt,
                     error=error,
-                    is_replay_children=False,
+                    is_replay_children=is_replay_children,
                     outcome=outcome,
                 ),
             )

@@ -55,7 +55,7 @@ def child_flow(
     cancel: threading.Event | None = None,
 ) -> Flow[T]:
     """The child operation, for any driver: yields ``Body((child_context,))``."""
-    recorded = ctx._begin(call)
+    recorded = ctx._begin(call, virtual=virtual)
     if virtual and recorded is not None:
         raise NonDeterministicExecutionError(
             f"{call.describe()} was recorded as a NESTED branch but now runs FLAT",
@@ -74,17 +74,23 @@ def child_flow(
         if plan.send_start and not virtual:
             yield Send(update_for(call, OperationAction.START), sync=False)
         try:
-            value = yield Body((ctx._child(call.id, virtual=virtual, cancel=cancel),))
+            with ctx._user_function(
+                call, None if recorded else 1, is_replay_children=plan.replay_children
+            ):
+                value = yield Body((ctx._child(call.id, virtual=virtual, cancel=cancel),))
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
             error = error_object_from_exception(exc)
             if not virtual:
                 yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
+            else:
+                ctx._context_returned(call, error)
             raise ChildContextError.from_error_object(error) from exc
         payload = serialize(config.serdes, value, where)
         result: T = deserialize(config.serdes, payload, where)
         if plan.replay_children or virtual:
+            ctx._context_returned(call, replayed=plan.replay_children)
             return result
         replay_children = len(payload) > CHILD_RESULT_LIMIT_BYTES
         yield SendResult(

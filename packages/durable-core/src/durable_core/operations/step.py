@@ -102,7 +102,7 @@ def _planned_flow(
             logger=ctx.logger.with_extra(operation_id=call.id, attempt=plan.attempt),
         )
         try:
-            with ctx._attempt(call, plan.attempt):
+            with ctx._user_function(call, plan.attempt):
                 value = yield Body((step_ctx,), config.timeout_seconds, where, plan.attempt)
         except (SuspendExecution, DurableError):
             raise

@@ -84,7 +84,8 @@ def wait_for_condition_flow(
             logger=ctx.logger.with_extra(operation_id=call.id, attempt=plan.attempt),
         )
         try:
-            checked = yield Body((state, step_ctx))
+            with ctx._user_function(call, plan.attempt):
+                checked = yield Body((state, step_ctx))
             payload = serialize(config.serdes, checked, where)
             decision = config.wait_strategy(read(payload), plan.attempt)
         except (SuspendExecution, DurableError):
