@@ -474,7 +474,40 @@ async def our_retry_async(event: Any, ctx: Any) -> Any:
     return await ctx.step(_flaky, name="flaky", config=OUR_RETRY_ONCE)
 
 
+HALF = "y" * (150 * 1024)  # two of them make a batch result too large to record
+
+
+def _big_map(config: Any, wait: Callable[[Any, str], None]) -> Handler:
+    def workflow(event: Any, ctx: Any) -> Any:
+        result = ctx.map(
+            [0, 1],
+            lambda c, x, i, xs: c.step(lambda _: HALF, name="half"),
+            name="big map",
+            config=config,
+        )
+        wait(ctx, "after")
+        return [len(r) for r in result.get_results()]
+
+    return workflow
+
+
+async def our_big_map_async(event: Any, ctx: Any) -> Any:
+    async def item(c: Any, x: int, i: int, xs: Any) -> Any:
+        return await c.step(lambda _: HALF, name="half")
+
+    result = await ctx.map([0, 1], item, name="big map", config=MapConfig(max_concurrency=1))
+    await ctx.wait(1, name="after")
+    return [len(r) for r in result.get_results()]
+
+
 CASES = [
+    pytest.param(
+        _big_map(AwsMapConfig(max_concurrency=1), _aws_wait),
+        _big_map(MapConfig(max_concurrency=1), lambda c, name: c.wait(1, name=name)),
+        our_big_map_async,
+        fire_timers,
+        id="map-replay-children",
+    ),
     pytest.param(
         lambda event, ctx: ctx.step(_flaky, name="flaky", config=AWS_RETRY_ONCE),
         lambda event, ctx: ctx.step(_flaky, name="flaky", config=OUR_RETRY_ONCE),
