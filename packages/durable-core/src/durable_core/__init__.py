@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         CompletionReason,
         MapConfig,
         NestingType,
+        ParallelBranch,
         ParallelConfig,
     )
     from durable_core.combinators import AllBranchesFailedError, Winner
@@ -104,6 +105,7 @@ _LAZY = {
         "CompletionReason",
         "MapConfig",
         "NestingType",
+        "ParallelBranch",
         "ParallelConfig",
     ),
     "durable_core.combinators": ("AllBranchesFailedError", "Winner"),
@@ -181,6 +183,7 @@ __all__ = [
     "NestingType",
     "NonDeterministicExecutionError",
     "Offload",
+    "ParallelBranch",
     "ParallelConfig",
     "PayloadNotFoundError",
     "PayloadStore",

@@ -40,7 +40,15 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
-from durable_core.batch import BatchResult, CompletionConfig, MapConfig, NestingType, ParallelConfig
+from durable_core.batch import (
+    BatchResult,
+    CompletionConfig,
+    MapConfig,
+    NestingType,
+    ParallelBranch,
+    ParallelConfig,
+    branch_names,
+)
 from durable_core.checkpoint import Checkpointer
 from durable_core.combinators import (
     ALL_SETTLED,
@@ -117,6 +125,9 @@ __all__ = ["AsyncCallback", "AsyncDurableContext", "run_async_handler", "run_awa
 T = TypeVar("T")
 U = TypeVar("U")
 P = ParamSpec("P")
+
+# A branch of an async batch: a function of the branch's context, named or not.
+_AsyncBranch = Callable[["AsyncDurableContext"], Awaitable[T]] | ParallelBranch[Awaitable[T]]
 
 
 class _Runtime:
@@ -418,18 +429,19 @@ class AsyncDurableContext:
     @_operation
     async def parallel(
         self,
-        branches: Sequence[Callable[[AsyncDurableContext], Awaitable[T]]],
+        branches: Sequence[_AsyncBranch[T]],
         name: str | None = None,
         config: ParallelConfig[T] | None = None,
     ) -> BatchResult[T]:
         """Run each function in its own child context, concurrently (asyncio tasks).
 
         As ``DurableContext.parallel``: at most ``max_concurrency`` branches in flight,
-        counting branches that are waiting; failures are in the ``BatchResult``.
+        counting branches that are waiting; failures are in the ``BatchResult``; a
+        ``ParallelBranch`` names its branch.
         """
         config = typed_parallel_config(config or ParallelConfig(), branches)
         config.completion_config.validate_for(len(branches))
-        names = [parallel_branch_name(i) for i in range(len(branches))]
+        names = branch_names(branches, parallel_branch_name)
         return await self._batch("Parallel", "ParallelBranch", name, names, branches, config)
 
     @_operation
@@ -585,22 +597,18 @@ class AsyncDurableContext:
         await self._drive(deprecate_patch_flow(self._core, change_id))
 
     @_operation
-    async def race(
-        self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
-    ) -> Winner[T]:
+    async def race(self, *branches: _AsyncBranch[T], name: str | None = None) -> Winner[T]:
         """As ``DurableContext.race``, the branches run as tasks: the first outcome decides."""
         return race_winner(await self._combine(RACE, branches, name))
 
     @_operation
-    async def any(
-        self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
-    ) -> Winner[T]:
+    async def any(self, *branches: _AsyncBranch[T], name: str | None = None) -> Winner[T]:
         """As ``DurableContext.any``: the first success, or ``AllBranchesFailedError``."""
         return any_winner(await self._combine(ANY, branches, name), name)
 
     @_operation
     async def all_settled(
-        self, *branches: Callable[[AsyncDurableContext], Awaitable[T]], name: str | None = None
+        self, *branches: _AsyncBranch[T], name: str | None = None
     ) -> BatchResult[T]:
         """As ``DurableContext.all_settled``: every branch run to its end, every outcome."""
         return await self._combine(ALL_SETTLED, branches, name)

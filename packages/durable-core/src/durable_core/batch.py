@@ -8,11 +8,12 @@ default serdes) is AWS's SDK's, so either SDK replays the other's batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from durable_core.config import validate_name
 from durable_core.errors import ChildContextError, ValidationError
 from durable_core.types import ErrorObject
 
@@ -28,11 +29,14 @@ __all__ = [
     "CompletionReason",
     "MapConfig",
     "NestingType",
+    "ParallelBranch",
     "ParallelConfig",
+    "branch_names",
 ]
 
 R = TypeVar("R")
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class BatchItemStatus(StrEnum):
@@ -161,6 +165,37 @@ class MapConfig(Generic[T]):
 
     def __post_init__(self) -> None:
         _check_concurrency(self.max_concurrency)
+
+
+@dataclass(frozen=True)
+class ParallelBranch(Generic[T_co]):
+    """A branch of ``parallel`` (or of ``race``, ``any``, ``all_settled``) with a name.
+
+    The name is recorded as the branch's child context name, where AWS's SDK records
+    its ``ParallelBranch`` name, instead of ``parallel-branch-{i}``: the console and the
+    history show it. It is part of the branch's identity, so renaming a branch of a
+    running execution is a non-deterministic change. ``name=None`` keeps the default.
+    A ``ParallelBranch`` is called like its function, so it goes wherever a branch
+    function goes, sync or ``async def`` (for mypy, a list mixing ``async def``
+    functions and ``ParallelBranch``es needs ``name=None`` branches for the plain ones).
+    """
+
+    func: Callable[[Any], T_co]
+    name: str | None = None
+
+    def __call__(self, context: Any) -> T_co:
+        return self.func(context)
+
+
+def branch_names(
+    branches: Sequence[Callable[..., Any]], default: Callable[[int], str]
+) -> list[str]:
+    """Each branch's recorded name: its ``ParallelBranch`` name, else ``default(index)``."""
+    names = []
+    for index, branch in enumerate(branches):
+        name = validate_name(branch.name) if isinstance(branch, ParallelBranch) else None
+        names.append(default(index) if name is None else name)
+    return names
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ of a child context, e.g. a callback against a timeout::
     )
     if winner.index == 1: ...  # timed out
 
+A branch wrapped in ``ParallelBranch(fn, name=...)`` is recorded under that name.
+
 Each is a parallel batch with its own completion rule, recorded as a CONTEXT of
 subtype ``Race``, ``Any`` or ``AllSettled`` whose branches are ``ParallelBranch``
 contexts; the checkpointed ``BatchResult`` is the decision, so replay returns the same
@@ -42,6 +44,7 @@ from durable_core.batch import (
     CompletionConfig,
     CompletionReason,
     ParallelConfig,
+    branch_names,
 )
 from durable_core.errors import ChildContextError, ValidationError
 from durable_core.types import ErrorObject
@@ -95,12 +98,13 @@ class Combinator:
     completion: CompletionConfig
 
     def branch_names(self, branches: Sequence[Callable[..., Any]]) -> list[str]:
-        """Branch ``i``'s name, once the branches are known to be callables."""
+        """Branch ``i``'s name (``<label>-branch-<i>`` unless it is a ``ParallelBranch``
+        with a name), once the branches are known to be callables."""
         if not branches:
             raise ValidationError(f"{self.label} needs at least one branch")
         if not all(callable(fn) for fn in branches):
             raise ValidationError(f"every branch of {self.label} must be a function of a context")
-        return [f"{self.label}-branch-{i}" for i in range(len(branches))]
+        return branch_names(branches, lambda i: f"{self.label}-branch-{i}")
 
     def config(self) -> ParallelConfig[Any]:
         return ParallelConfig(completion_config=self.completion)

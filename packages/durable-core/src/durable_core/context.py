@@ -38,7 +38,7 @@ from durable_core.types import ErrorObject, Operation, OperationType
 if TYPE_CHECKING:
     # What only some workflows use is imported by the method that uses it: a cold start
     # does not pay for batches, callbacks, sagas, combinators or plugins it never meets.
-    from durable_core.batch import BatchResult, Branch, MapConfig, ParallelConfig
+    from durable_core.batch import BatchResult, Branch, MapConfig, ParallelBranch, ParallelConfig
     from durable_core.combinators import Winner
     from durable_core.operations.callback import Callback
     from durable_core.operations.saga import CompensationResult
@@ -179,22 +179,24 @@ class DurableContext:
 
     def parallel(
         self,
-        branches: Sequence[Callable[[DurableContext], T]],
+        branches: Sequence[Callable[[DurableContext], T] | ParallelBranch[T]],
         name: str | None = None,
         config: ParallelConfig[T] | None = None,
     ) -> BatchResult[T]:
         """Run each function in its own child context, concurrently (threads).
 
-        Branch ``i`` is named ``parallel-branch-{i}``. At most ``max_concurrency``
-        branches are in flight, counting branches that are waiting. Failures do not
-        raise: inspect the ``BatchResult`` or call ``throw_if_error()``.
+        Branch ``i`` is named ``parallel-branch-{i}``, or as its ``ParallelBranch`` says.
+        At most ``max_concurrency`` branches are in flight, counting branches that are
+        waiting. Failures do not raise: inspect the ``BatchResult`` or call
+        ``throw_if_error()``.
         """
-        from durable_core.batch import Branch, ParallelConfig
+        from durable_core.batch import Branch, ParallelConfig, branch_names
         from durable_core.operations.batch import parallel_branch_name, typed_parallel_config
 
         config = typed_parallel_config(config or ParallelConfig(), branches)
         config.completion_config.validate_for(len(branches))
-        items = [Branch(parallel_branch_name(i), fn) for i, fn in enumerate(branches)]
+        names = branch_names(branches, parallel_branch_name)
+        items = [Branch(name, fn) for name, fn in zip(names, branches, strict=True)]
         return self._batch("Parallel", "ParallelBranch", name, items, config)
 
     def map(
@@ -464,7 +466,11 @@ class DurableContext:
 
         deprecate_patch(self, change_id)
 
-    def race(self, *branches: Callable[[DurableContext], T], name: str | None = None) -> Winner[T]:
+    def race(
+        self,
+        *branches: Callable[[DurableContext], T] | ParallelBranch[T],
+        name: str | None = None,
+    ) -> Winner[T]:
         """Run the branches concurrently; the first to finish decides, success or failure.
 
         Returns the winner's index and value, or raises its error (``ChildContextError``).
@@ -476,7 +482,11 @@ class DurableContext:
 
         return race(self, branches, name)
 
-    def any(self, *branches: Callable[[DurableContext], T], name: str | None = None) -> Winner[T]:
+    def any(
+        self,
+        *branches: Callable[[DurableContext], T] | ParallelBranch[T],
+        name: str | None = None,
+    ) -> Winner[T]:
         """Run the branches concurrently; return the first success (index and value).
 
         Failures are tolerated until every branch failed: then ``AllBranchesFailedError``
@@ -488,7 +498,7 @@ class DurableContext:
         return any_of(self, branches, name)
 
     def all_settled(
-        self, *branches: Callable[[DurableContext], T], name: str | None = None
+        self, *branches: Callable[[DurableContext], T] | ParallelBranch[T], name: str | None = None
     ) -> BatchResult[T]:
         """Run every branch to its end, whatever fails; return every outcome, by index.
 
