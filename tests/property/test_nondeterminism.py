@@ -266,6 +266,12 @@ def _upgrade_batch(v1: Batch, v2: Batch) -> dict[str, Any]:
 
 def _check_batch(v1: Batch, v2: Batch) -> None:
     response = _upgrade_batch(v1, v2)
+    if len(v2.names) < len(v1.recorded):
+        # A started branch is gone: the batch itself is reported, before any branch runs.
+        assert response["Status"] == "FAILED", response
+        assert response["Error"]["ErrorType"] == NDE
+        assert f"started branch {len(v2.names)} " in response["Error"]["ErrorMessage"]
+        return
     changed = [
         f"name recorded '{old}', now '{new}'"
         for old, new in zip(v1.recorded, v2.names, strict=False)

@@ -93,6 +93,7 @@ from durable_core.operations.batch import (
     BranchEvent,
     batch_config,
     branch_call,
+    check_branch_count,
     item_config,
     map_item_name,
     parallel_branch_name,
@@ -689,6 +690,7 @@ class AsyncDurableContext:
         """The batch's body: ``operations.batch.run_branches`` with tasks for threads."""
         batch_id = self._core._parent_id
         assert batch_id is not None
+        check_branch_count(self._core, batch_id, len(funcs), nesting)
         checkpointer = self._core._checkpointer
         tally = BatchTally(
             batch_id, len(funcs), max_concurrency, completion, lambda: checkpointer.calls

@@ -43,6 +43,7 @@ from durable_core.config import ChildConfig
 from durable_core.errors import (
     BranchCancelled,
     DurableOperationError,
+    NonDeterministicExecutionError,
     SerDesError,
     SuspendExecution,
     error_object_from_exception,
@@ -81,6 +82,7 @@ def run_branches(
 
     batch_id = batch_ctx._parent_id
     assert batch_id is not None
+    check_branch_count(batch_ctx, batch_id, len(branches), nesting)
     checkpointer = batch_ctx._checkpointer
     tally = BatchTally(
         batch_id, len(branches), max_concurrency, completion, lambda: checkpointer.calls
@@ -125,6 +127,30 @@ def run_branches(
     while not events.empty():
         tally.record_raced(events.get_nowait())
     return tally.result()
+
+
+def check_branch_count(
+    batch_ctx: DurableContext, batch_id: str, total: int, nesting: NestingType
+) -> None:
+    """Fail as non-deterministic a batch with fewer branches than its execution started.
+
+    Branches start in index order, so a recorded branch at index ``total`` (for a FLAT
+    batch, its first operation, since the branch records nothing itself) means this
+    deployment dropped branches of a running execution: they would be orphaned, left
+    STARTED forever (AWS's SDK leaves them so). One lookup, whatever the batch's size.
+    """
+    branch_id = operation_id(batch_id, total)
+    probe = operation_id(branch_id, 1) if nesting is NestingType.FLAT else branch_id
+    if probe not in batch_ctx._state.log:
+        return
+    batch = batch_ctx._state.log.get(batch_id)
+    what = f"{batch.sub_type} {batch.name!r}" if batch and batch.name else f"batch {batch_id}"
+    raise NonDeterministicExecutionError(
+        f"{what} now has {total} branches, but this execution started branch {total} "
+        "(index from 0) on the code it began with: a running execution cannot lose "
+        "branches. Deploy the change for new executions only (see ctx.patched).",
+        operation_id=batch_id,
+    )
 
 
 def branch_call(batch_id: str, index: int, name: str, sub_type: str) -> OperationCall:
