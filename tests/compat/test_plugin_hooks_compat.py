@@ -8,9 +8,11 @@ identically on both. The streams of ``on_invocation_*``, ``on_operation_start/en
 sets (ids, types, subtypes, names, parents, ``is_replayed``, status, attempt,
 ``is_replay_children``, outcome, result and error type).
 
-``on_operation_change`` is left out: AWS's SDK delivers it on a thread of its own and
-merges notifications while a plugin is busy, so the number of calls is not part of
-its contract (``DurableInstrumentationPlugin``'s docstring).
+``on_operation_change`` is compared per invocation: AWS's SDK delivers it on a thread
+of its own and merges notifications while a plugin is busy, so the number of calls is
+not part of its contract (``DurableInstrumentationPlugin``'s docstring); what is, is
+the newest status of every operation the invocation changed, delivered before
+``on_invocation_end``: recorded as one ``changes`` entry just before it.
 
 Batches run with ``max_concurrency=1`` so the order between branches is deterministic.
 """
@@ -104,6 +106,7 @@ class _Recording:
 
     def __init__(self) -> None:
         self.hooks: list[Hook] = []
+        self._changes: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def add(self, hook: Hook) -> None:
@@ -114,7 +117,15 @@ class _Recording:
         self.add(("invocation-start", info.is_first_invocation))
 
     def on_invocation_end(self, info: Any) -> None:
+        with self._lock:
+            changes, self._changes = self._changes, {}
+        self.add(("changes", tuple(sorted(changes.items()))))
         self.add(("invocation-end", _value(info.status)))
+
+    def on_operation_change(self, info: Any) -> None:
+        with self._lock:
+            for operation_id, operation in info.updated_operations.items():
+                self._changes[operation_id] = _value(operation.status)
 
     def on_operation_start(self, info: Any) -> None:
         self.add(_operation("operation-start", info))
@@ -141,7 +152,7 @@ class AwsRecorder(DurableInstrumentationPlugin):
         self.recording = recording
 
     def __getattribute__(self, name: str) -> Any:
-        if name.startswith("on_") and name != "on_operation_change":
+        if name.startswith("on_"):
             return getattr(object.__getattribute__(self, "recording"), name)
         return super().__getattribute__(name)
 
@@ -151,7 +162,7 @@ class OurRecorder(DurablePlugin):
         self.recording = recording
 
     def __getattribute__(self, name: str) -> Any:
-        if name.startswith("on_") and name != "on_operation_change":
+        if name.startswith("on_"):
             return getattr(object.__getattribute__(self, "recording"), name)
         return super().__getattribute__(name)
 
@@ -602,7 +613,9 @@ def _resumed_in_invocation(config: Any, wait: Callable[[Any], None], hold: float
 def _by_operation(hooks: list[Hook]) -> dict[str, list[Hook]]:
     grouped: dict[str, list[Hook]] = {}
     for hook in hooks:
-        key = hook[1] if hook[0] not in ("invocation-start", "invocation-end") else hook[0]
+        key = (
+            hook[1] if hook[0] not in ("invocation-start", "invocation-end", "changes") else hook[0]
+        )
         grouped.setdefault(key, []).append(hook)
     return grouped
 

@@ -19,9 +19,11 @@ the same fields here:
   execution was suspended (``UpdatedOperationIds``) gets its end hook when replayed.
   A child context that records no outcome (a FLAT branch, a ReplayChildren context
   whose body ran again) reports its end each time its body returns.
-* ``on_operation_change``: operations whose status changed since the previous
-  notification: those updated while suspended, after ``on_invocation_start``, and
-  those this invocation changed, before ``on_invocation_end``.
+* ``on_operation_change``: operations this invocation changed, with their newest
+  status, before ``on_invocation_end`` (AWS's SDK may split them over several calls as
+  its checkpoint answers arrive; the number of calls is not part of its contract).
+  Changes made while the execution was suspended are not reported here, as in AWS's
+  SDK: they are ``InvocationStartInfo.updated_operations``.
 * ``on_user_function_start`` / ``on_user_function_end``: around every run of user
   code, on the thread that runs it, with its outcome: a step's attempt and a
   wait_for_condition check (with the attempt number), the body of a child context,
@@ -369,11 +371,6 @@ class PluginDispatcher:
         plugins = [p for p in (_instantiate(e, info) for e in entries) if p is not None]
         dispatcher = cls(plugins, log, info, updated)
         dispatcher._dispatch("on_invocation_start", info)
-        if info.updated_operations:
-            dispatcher._dispatch(
-                "on_operation_change",
-                OperationChangeInfo(execution_arn, dict(info.updated_operations), operations),
-            )
         return dispatcher
 
     def _dispatch(self, hook: str, info: object) -> None:
