@@ -511,7 +511,42 @@ async def our_big_map_async(event: Any, ctx: Any) -> Any:
     return [len(r) for r in result.get_results()]
 
 
+def finish_invoke(run: Run) -> None:
+    (invoke,) = [op for op in run.operations() if op.type is OperationType.CHAINED_INVOKE]
+    run.backend.complete(run.arn, invoke.id, OperationStatus.SUCCEEDED, result='{"id": 7}')
+
+
+def invoke_then_callback(event: Any, ctx: Any) -> Any:
+    """The same for both SDKs: an invoke, then a callback awaited after a step."""
+    receipt = ctx.invoke("charge-card", {"order": 7}, name="charge")
+    callback = ctx.create_callback(name="approval")
+    ctx.step(lambda _: callback.callback_id is not None, name="send")
+    return [receipt, callback.result()]
+
+
+async def invoke_then_callback_async(event: Any, ctx: Any) -> Any:
+    receipt = await ctx.invoke("charge-card", {"order": 7}, name="charge")
+    callback = await ctx.create_callback(name="approval")
+    await ctx.step(lambda _: callback.callback_id is not None, name="send")
+    return [receipt, await callback.result()]
+
+
+def finish_invoke_or_answer(run: Run) -> None:
+    kinds = {op.type: op for op in run.operations()}
+    if OperationType.CALLBACK in kinds:
+        answer_callback(run)
+    else:
+        finish_invoke(run)
+
+
 CASES = [
+    pytest.param(
+        invoke_then_callback,
+        invoke_then_callback,
+        invoke_then_callback_async,
+        finish_invoke_or_answer,
+        id="invoke-and-callback",
+    ),
     pytest.param(
         _big_map(AwsMapConfig(max_concurrency=1), _aws_wait),
         _big_map(MapConfig(max_concurrency=1), lambda c, name: c.wait(1, name=name)),
@@ -657,3 +692,61 @@ def test_a_branch_resumed_in_the_same_invocation_is_not_replayed() -> None:
         "function-end",
         "operation-end",
     ]
+
+
+# -- branches running at the same time ---------------------------------------------------
+
+
+def _concurrent(parallel_config: Any, map_config: Any, wait: Callable[[Any, str], None]) -> Handler:
+    def workflow(event: Any, ctx: Any) -> Any:
+        def branch(i: int) -> Callable[[Any], Any]:
+            def body(c: Any) -> Any:
+                value = c.step(lambda _: i, name=f"s{i}")
+                wait(c, f"w{i}")
+                return value
+
+            return body
+
+        fanned = ctx.parallel([branch(i) for i in range(3)], name="fan", config=parallel_config)
+        mapped = ctx.map(
+            [1, 2, 3],
+            lambda c, x, i, xs: c.step(lambda _: x * 2, name="double"),
+            name="m",
+            config=map_config,
+        )
+        return [fanned.get_results(), mapped.get_results()]
+
+    return workflow
+
+
+async def our_concurrent_async(event: Any, ctx: Any) -> Any:
+    def branch(i: int) -> Callable[[Any], Any]:
+        async def body(c: Any) -> Any:
+            value = await c.step(lambda _: i, name=f"s{i}")
+            await c.wait(1, name=f"w{i}")
+            return value
+
+        return body
+
+    async def double(c: Any, x: int, i: int, xs: Any) -> Any:
+        return await c.step(lambda _: x * 2, name="double")
+
+    fanned = await ctx.parallel([branch(i) for i in range(3)], name="fan")
+    mapped = await ctx.map([1, 2, 3], double, name="m")
+    return [fanned.get_results(), mapped.get_results()]
+
+
+def test_concurrent_branches_report_as_aws_per_operation() -> None:
+    """Branches run at once: the order between them is the scheduler's, so the streams
+    are compared per operation (each in order) and as a whole (as multisets)."""
+    expected, aws_run = aws_hooks(
+        _concurrent(AwsParallelConfig(), AwsMapConfig(), _aws_wait), fire_timers
+    )
+    for workflow in (
+        _concurrent(ParallelConfig(), MapConfig(), lambda c, name: c.wait(1, name=name)),
+        our_concurrent_async,
+    ):
+        actual, our_run = our_hooks(workflow, fire_timers)
+        assert our_run.responses == aws_run.responses
+        assert _by_operation(actual) == _by_operation(expected)
+        assert sorted(map(repr, actual)) == sorted(map(repr, expected))

@@ -693,7 +693,7 @@ class AsyncDurableContext:
         check_branch_count(self._core, batch_id, len(funcs), nesting)
         checkpointer = self._core._checkpointer
         tally = BatchTally(
-            batch_id, len(funcs), max_concurrency, completion, lambda: checkpointer.calls
+            batch_id, len(funcs), max_concurrency, completion, lambda: checkpointer.news
         )
         if tally.total == 0:
             return tally.result()

@@ -84,6 +84,9 @@ class Checkpointer:
         self.revoked = False
         self.max_attempts = max_attempts
         self.calls = 0
+        # Answers that carried operations none of their updates touched: the service's
+        # news (a timer fired, a callback answered) that a waiting branch may act on.
+        self.news = 0
         self._sleep = sleep
         # One condition guards the buffer, the counters and the single in-flight call.
         # Updates are numbered as they are queued; a synchronous send waits until the
@@ -318,6 +321,9 @@ class Checkpointer:
                 # Only the call that ends the execution is answered without a token.
                 self.revoked = True
             self.log.update(response.operations)
+            sent = {update.id for update in updates}
+            if any(operation.id not in sent for operation in response.operations):
+                self.news += 1
             return
 
 

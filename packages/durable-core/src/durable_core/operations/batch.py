@@ -85,7 +85,7 @@ def run_branches(
     check_branch_count(batch_ctx, batch_id, len(branches), nesting)
     checkpointer = batch_ctx._checkpointer
     tally = BatchTally(
-        batch_id, len(branches), max_concurrency, completion, lambda: checkpointer.calls
+        batch_id, len(branches), max_concurrency, completion, lambda: checkpointer.news
     )
     if tally.total == 0:
         return tally.result()
@@ -104,7 +104,7 @@ def run_branches(
                 cancel=cancel,
             )
         except BaseException as exc:
-            events.put(BranchEvent.of_error(index, exc, checkpointer.calls))
+            events.put(BranchEvent.of_error(index, exc))
         else:
             events.put(BranchEvent.of_success(index, value))
         finally:
@@ -253,20 +253,17 @@ class BranchEvent:
     result: Any = None
     error: ErrorObject | None = None
     fatal: BaseException | None = None
-    answers_seen: int | None = None  # the service's answers known when it suspended
 
     @classmethod
     def of_success(cls, index: int, value: Any) -> BranchEvent:
         return cls(index, _Outcome.SUCCEEDED, result=value)
 
     @classmethod
-    def of_error(
-        cls, index: int, exc: BaseException, answers_seen: int | None = None
-    ) -> BranchEvent:
+    def of_error(cls, index: int, exc: BaseException) -> BranchEvent:
         if isinstance(exc, BranchCancelled):
             return cls(index, _Outcome.CANCELLED)
         if isinstance(exc, SuspendExecution):
-            return cls(index, _Outcome.SUSPENDED, answers_seen=answers_seen)
+            return cls(index, _Outcome.SUSPENDED)
         if isinstance(exc, DurableOperationError):
             return cls(index, _Outcome.FAILED, error=error_object_from_exception(exc))
         return cls(index, _Outcome.FATAL, fatal=exc)
@@ -277,8 +274,9 @@ class BatchTally:
 
     Branches start in index order while fewer than ``limit`` are in flight; a
     suspended branch keeps its slot (``in_flight``) but no longer runs (``running``).
-    ``progress`` counts the service's answers (checkpoint calls): a branch suspended
-    before the latest answer may be able to go on (its wait ended meanwhile).
+    ``progress`` counts the service's answers with news (``Checkpointer.news``): a branch
+    that suspended may be able to go on if news came since its run began (its wait may
+    have ended meanwhile; news that came while it ran may have come too late for it).
     """
 
     def __init__(
@@ -296,6 +294,7 @@ class BatchTally:
         self.statuses: dict[int, BatchItem[Any]] = {}
         self.succeeded = self.failed = self.in_flight = self.running = self.next_index = 0
         self._progress = progress
+        self._run_began: dict[int, int] = {}  # the news known when each run began
         self._suspended: dict[int, int] = {}
 
     def complete(self) -> bool:
@@ -309,6 +308,7 @@ class BatchTally:
         while self.next_index < self.total and self.in_flight < self.limit:
             self.statuses[self.next_index] = BatchItem(self.next_index, BatchItemStatus.STARTED)
             started.append(self.next_index)
+            self._run_began[self.next_index] = self._progress()
             self.next_index += 1
             self.in_flight += 1
             self.running += 1
@@ -316,8 +316,10 @@ class BatchTally:
 
     def resume_or_suspend(self) -> list[int]:
         """When no branch runs: the waiting branches to run again because the service has
-        answered since they suspended (a timer may have fired, a callback arrived, as
-        AWS's SDK resumes branches in the invocation); with none, the batch suspends."""
+        brought news since they suspended (an answer carried an operation it changed by
+        itself: a timer fired, a callback arrived), as AWS's SDK resumes branches in the
+        invocation; with none, the batch suspends. Answers to the batch's own updates
+        wake no branch, so a branch is not re-run for nothing."""
         if self.running:
             return []
         answers = self._progress()
@@ -326,14 +328,14 @@ class BatchTally:
             raise SuspendExecution(f"batch {self.batch_id}: every running branch is waiting")
         for index in ready:
             del self._suspended[index]
+            self._run_began[index] = answers
         self.running += len(ready)
         return ready
 
     def record(self, event: BranchEvent) -> None:
         self.running -= 1
         if event.outcome is _Outcome.SUSPENDED:
-            seen = event.answers_seen
-            self._suspended[event.index] = self._progress() if seen is None else seen
+            self._suspended[event.index] = self._run_began[event.index]
         if event.outcome in (_Outcome.SUCCEEDED, _Outcome.FAILED):
             self.in_flight -= 1
             if event.outcome is _Outcome.SUCCEEDED:
