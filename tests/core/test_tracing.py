@@ -325,3 +325,17 @@ def test_a_new_chained_invoke_carries_the_trace_header(provider: TracerProvider)
     traced, plain = headers
     assert traced is not None and re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};.*", traced)
     assert plain is None
+
+
+def test_a_child_context_body_runs_in_a_span_numbered_only_when_it_starts(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    def napping(event: Any, ctx: DurableContext) -> None:
+        ctx.run_in_child_context(lambda c: c.wait(5, name="nap"), name="group")
+
+    drive(run(napping, options=ExecutionOptions(plugins=[OpenTelemetryTracing(provider)])))
+    runs = [s for s in exporter.get_finished_spans() if s.name.startswith("Attempt: group")]
+    # Run once as the context starts (attempt 1, as AWS's SDK numbers it), then again in
+    # the next invocation to reach the wait's end: no attempt number then.
+    assert [s.name for s in runs] == ["Attempt: group #1", "Attempt: group"]
+    assert [attrs(s)["durable.attempt.outcome"] for s in runs] == ["INCOMPLETE", "SUCCEEDED"]

@@ -216,8 +216,10 @@ class _InvocationSpans(DurablePlugin):
     def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
         from opentelemetry import context, trace
 
+        # A child context's body has no attempt number once its context was started.
+        number = "" if info.attempt is None else f" #{info.attempt}"
         span = self._tracer.start_span(
-            f"Attempt: {_label(info)} #{info.attempt}",
+            f"Attempt: {_label(info)}{number}",
             context=self._context_of(info.operation_id),
             attributes=_operation_attributes(self._arn, info),
         )
