@@ -19,6 +19,7 @@ Batches run with ``max_concurrency=1`` so the order between branches is determin
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,9 @@ from aws_durable_execution_sdk_python.config import MapConfig as AwsMapConfig
 from aws_durable_execution_sdk_python.config import NestingType as AwsNestingType
 from aws_durable_execution_sdk_python.config import ParallelConfig as AwsParallelConfig
 from aws_durable_execution_sdk_python.config import StepConfig as AwsStepConfig
+from aws_durable_execution_sdk_python.config import (
+    WaitForCallbackConfig as AwsWaitForCallbackConfig,
+)
 from aws_durable_execution_sdk_python.execution import durable_execution
 from aws_durable_execution_sdk_python.plugin import DurableInstrumentationPlugin
 from aws_durable_execution_sdk_python.retries import RetryDecision as AwsRetryDecision
@@ -48,13 +52,14 @@ from durable_core import (
     MemoryBackend,
     RetryPolicy,
     StepConfig,
+    WaitForCallbackConfig,
     WaitForConditionConfig,
     no_retry,
     run_invocation,
 )
 from durable_core.batch import CompletionConfig, MapConfig, NestingType, ParallelConfig
 from durable_core.plugins import DurablePlugin
-from durable_core.types import OperationStatus, OperationType
+from durable_core.types import ErrorObject, OperationStatus, OperationType
 from durable_core.waits import WaitDecision
 
 from tests.compat.conftest import Run, start
@@ -539,7 +544,59 @@ def finish_invoke_or_answer(run: Run) -> None:
         finish_invoke(run)
 
 
+def fail_callback(run: Run) -> None:
+    (callback,) = [
+        op
+        for op in run.operations()
+        if op.type is OperationType.CALLBACK and op.name == "rejected create callback id"
+    ]
+    run.backend.complete(
+        run.arn,
+        callback.id,
+        OperationStatus.FAILED,
+        error=ErrorObject(error_type="Rejected", error_message="no"),
+    )
+
+
+def _refuse(callback_id: str, context: Any) -> None:
+    raise PermissionError("cannot submit")
+
+
+def aws_failing_callbacks(event: Any, ctx: Any) -> Any:
+    no = AwsWaitForCallbackConfig(retry_strategy=lambda e, n: AwsRetryDecision.no_retry())
+    with contextlib.suppress(Exception):
+        ctx.wait_for_callback(_refuse, name="refused", config=no)
+    with contextlib.suppress(Exception):
+        ctx.wait_for_callback(lambda callback_id, c: None, name="rejected")
+    return "both failed"
+
+
+def our_failing_callbacks(event: Any, ctx: Any) -> Any:
+    no = WaitForCallbackConfig[Any](retry=no_retry)
+    with contextlib.suppress(Exception):
+        ctx.wait_for_callback(_refuse, name="refused", config=no)
+    with contextlib.suppress(Exception):
+        ctx.wait_for_callback(lambda callback_id, c: None, name="rejected")
+    return "both failed"
+
+
+async def our_failing_callbacks_async(event: Any, ctx: Any) -> Any:
+    no = WaitForCallbackConfig[Any](retry=no_retry)
+    with contextlib.suppress(Exception):
+        await ctx.wait_for_callback(_refuse, name="refused", config=no)
+    with contextlib.suppress(Exception):
+        await ctx.wait_for_callback(lambda callback_id, c: None, name="rejected")
+    return "both failed"
+
+
 CASES = [
+    pytest.param(
+        aws_failing_callbacks,
+        our_failing_callbacks,
+        our_failing_callbacks_async,
+        fail_callback,
+        id="wait-for-callback-failures",
+    ),
     pytest.param(
         invoke_then_callback,
         invoke_then_callback,
