@@ -264,6 +264,7 @@ def aws_parallel(event: Any, ctx: Any) -> Any:
     result = ctx.parallel(
         [branch(0), branch(1)], name="fan", config=AwsParallelConfig(max_concurrency=1)
     )
+    _aws_wait(ctx, "then")  # the next invocation replays the finished parallel
     return result.get_results()
 
 
@@ -276,9 +277,11 @@ def our_parallel(event: Any, ctx: Any) -> Any:
 
         return body
 
-    return ctx.parallel(
+    result = ctx.parallel(
         [branch(0), branch(1)], name="fan", config=ParallelConfig(max_concurrency=1)
-    ).get_results()
+    )
+    ctx.wait(1, name="then")
+    return result.get_results()
 
 
 async def our_parallel_async(event: Any, ctx: Any) -> Any:
@@ -293,6 +296,7 @@ async def our_parallel_async(event: Any, ctx: Any) -> Any:
     result = await ctx.parallel(
         [branch(0), branch(1)], name="fan", config=ParallelConfig(max_concurrency=1)
     )
+    await ctx.wait(1, name="then")
     return result.get_results()
 
 
