@@ -9,6 +9,7 @@ running execution is a non-deterministic change, as in AWS's SDK (its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -112,3 +113,37 @@ def test_renaming_a_branch_of_a_running_execution_is_non_deterministic() -> None
     assert response["Status"] == "FAILED"
     assert response["Error"]["ErrorType"] == "durable_core.errors.NonDeterministicExecutionError"
     assert "'before'" in response["Error"]["ErrorMessage"]
+
+
+@dataclass
+class Parcel:
+    tracking: str
+
+
+def _parcel(c: DurableContext) -> Parcel:
+    return Parcel("1Z")
+
+
+async def _async_parcel(c: AsyncDurableContext) -> Parcel:
+    return Parcel("1Z")
+
+
+def typed_sync(event: Any, ctx: DurableContext) -> Any:
+    result = ctx.parallel([ParallelBranch(_parcel, name="ship"), _parcel]).get_results()
+    ctx.wait(1)  # the next invocation reads the batch back from its checkpoint
+    return [type(value).__name__ for value in result]
+
+
+async def typed_async(event: Any, ctx: AsyncDurableContext) -> Any:
+    result = await ctx.parallel([ParallelBranch(_async_parcel, name="ship"), _async_parcel])
+    await ctx.wait(1)
+    return [type(value).__name__ for value in result.get_results()]
+
+
+@pytest.mark.parametrize("handler", [typed_sync, typed_async], ids=["sync", "async"])
+def test_a_named_branch_declared_to_return_a_type_gives_it(handler: Any) -> None:
+    """As for plain branches (test_typed_edges): the type is read from the branch's
+    function, through its ParallelBranch."""
+    driven = drive(run(handler))
+    assert [r["Status"] for r in driven.responses] == ["PENDING", "SUCCEEDED"]
+    assert driven.final["Result"] == '["Parcel", "Parcel"]'

@@ -37,6 +37,7 @@ from durable_core.batch import (
     CompletionConfig,
     MapConfig,
     NestingType,
+    ParallelBranch,
     ParallelConfig,
 )
 from durable_core.config import ChildConfig
@@ -235,7 +236,11 @@ def typed_parallel_config(
     """
     if config.item_serdes is not None or config.serdes is not None or not branches:
         return config
-    found = [inferred_serdes(branch) for branch in branches]
+    # A named branch declares its type on its function.
+    found = [
+        inferred_serdes(branch.func if isinstance(branch, ParallelBranch) else branch)
+        for branch in branches
+    ]
     declared = [serdes.tp for serdes in found if serdes is not None]
     if len(declared) < len(branches):
         return config
