@@ -19,7 +19,7 @@ import pytest
 from durable_closure import run
 from durable_core import DurableContext, RetryPolicy, StepConfig, StepContext
 from durable_testing import LocalService
-from durable_testing.graph import render_html, render_mermaid
+from durable_testing.graph import format_seconds, render_html, render_mermaid
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -266,3 +266,11 @@ def test_html_tree_nests_each_operation_inside_its_parent(history: Any) -> None:
         execution_name: None,
         **{name: ops[parent][0] if parent else execution_name for name, parent in ops.values()},
     }
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.25, "0.25s"), (42, "42s"), (900, "15min"), (5_400, "1.5h"), (7 * 86_400, "7d")],
+)
+def test_durations_read_as_a_person_says_them(seconds: float, text: str) -> None:
+    assert format_seconds(seconds) == text

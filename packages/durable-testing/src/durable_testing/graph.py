@@ -24,7 +24,7 @@ from typing import Any
 from durable_testing.history import HistoryEvent
 from durable_testing.table import format_history_table
 
-__all__ = ["GRAPH_CSS", "render_html", "render_html_sections", "render_mermaid"]
+__all__ = ["GRAPH_CSS", "format_seconds", "render_html", "render_html_sections", "render_mermaid"]
 
 _KINDS = ("ChainedInvoke", "Execution", "Context", "Callback", "Step", "Wait")
 _STATUSES = ("Started", "Succeeded", "Failed", "Cancelled", "TimedOut", "Stopped")
@@ -332,7 +332,7 @@ def _html_timeline(spans: list[_Span]) -> list[str]:
         anchor = "end" if tick == 4 else "start"
         lines.append(
             f'<text x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">'
-            f"+{total * tick / 4:.3g}s</text>"
+            f"+{format_seconds(total * tick / 4)}</text>"
         )
     for index, (key, row) in enumerate(rows):
         y = _ROW_HEIGHT * index
@@ -394,3 +394,12 @@ def render_html(events: list[dict[str, Any]]) -> str:
         "</html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as a person reads it: ``0.25s``, ``42s``, ``15min``, ``1.5h``, ``7d``
+    (workflows wait for days; ``6.05e+05s`` says nothing at a glance)."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g}{unit}"
+    return f"{seconds:.3g}s"

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 from durable_core.types import ErrorObject, Operation, OperationType
 
-from durable_testing.graph import render_html_sections
+from durable_testing.graph import format_seconds, render_html_sections
 from durable_testing.history import HistoryEvent
 from durable_testing.local_service import PendingCallback
 from durable_testing.stores import ExecutionStatus, StoredExecution
@@ -51,8 +51,7 @@ def _time(value: dt.datetime | None) -> str:
 
 def _duration(execution: StoredExecution, now: dt.datetime) -> str:
     end = execution.end_timestamp or now
-    seconds = (end - execution.start_timestamp).total_seconds()
-    return f"{seconds:.3f}s" if seconds < 60 else f"{seconds / 60:.1f}min"
+    return format_seconds((end - execution.start_timestamp).total_seconds())
 
 
 def _badge(status: str) -> str:
