@@ -17,6 +17,7 @@ from tests.compat.aws_peer import (
     start,
     to_aws_operation,
     to_our_update,
+    without_stack_trace,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "start",
     "to_aws_operation",
     "to_our_update",
+    "without_stack_trace",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.compat.conftest import Run, aws_invoker, our_invoker, start
+from tests.compat import workflows
+from tests.compat.conftest import Run, aws_invoker, our_invoker, start, without_stack_trace
 from tests.compat.workflows import (
     Factory,
     aws_handler,
@@ -41,9 +43,15 @@ def test_step_value_error_no_retry() -> None:
     assert [r["Status"] for r in aws_run.responses] == ["FAILED"]
     assert [r["Status"] for r in our_run.responses] == ["FAILED"]
     assert aws_count == our_count == 1
-    assert our_run.final["Error"]["ErrorMessage"] == aws_run.final["Error"]["ErrorMessage"]
-    # Note: the response's ErrorType is each SDK's own wrapper class; AWS reports
-    # "aws_durable_execution_sdk_python.exceptions.StepError", so it cannot be equal.
+    # The response's error is AWS's too: the wrapper class AWS's SDK raises.
+    assert (
+        without_stack_trace(our_run.final)["Error"]
+        == aws_run.final["Error"]
+        == {
+            "ErrorMessage": "boom",
+            "ErrorType": "aws_durable_execution_sdk_python.exceptions.StepError",
+        }
+    )
 
 
 def test_failed_step_replays_as_failure_across_sdks() -> None:
@@ -67,9 +75,33 @@ def test_child_context_failure() -> None:
     # The inner step's FAIL is identical.
     assert actual[0] == expected[0]
     assert actual[0]["Error"] == {"ErrorMessage": "inner boom", "ErrorType": "ValueError"}
-    # The context's FAIL matches but for ErrorType, which AWS fills with its own
-    # wrapper class path ("aws_durable_execution_sdk_python.exceptions.StepError").
-    strip = [{k: v for k, v in u.items() if k != "Error"} for u in (actual[1], expected[1])]
-    assert strip[0] == strip[1]
-    assert actual[1]["Error"]["ErrorMessage"] == expected[1]["Error"]["ErrorMessage"]
-    assert our_run.final["Status"] == aws_run.final["Status"] == "FAILED"
+    # The context's FAIL names the error that escaped it by AWS's class name, which AWS's
+    # SDK reads back on replay.
+    assert actual[1] == expected[1]
+    assert expected[1]["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.StepError"
+    )
+    assert without_stack_trace(our_run.final) == aws_run.final
+    assert aws_run.final["Status"] == "FAILED"
+
+
+def test_our_records_carry_the_traceback_of_the_users_exception() -> None:
+    """StackTrace (empty in AWS's records) names the user's file and line, in the format of
+    Lambda's Python runtime (``traceback.format_list``), on the step's FAIL, on the context
+    that wraps it and in the response."""
+    _, our_run, _, _ = run_pair(failing_child_workflow)
+    source = Path(workflows.__file__)
+    line = next(
+        n
+        for n, text in enumerate(source.read_text().splitlines(), 1)
+        if 'raise ValueError("inner boom")' in text
+    )
+    expected = [f'  File "{source}", line {line}, in inner\n    raise ValueError("inner boom")\n']
+    step, context = [
+        u["Error"]
+        for call in our_run.updates(stack_traces=True)
+        for u in call
+        if u["Action"] == "FAIL"
+    ]
+    assert step["StackTrace"] == context["StackTrace"] == expected
+    assert our_run.final["Error"]["StackTrace"] == expected

@@ -194,8 +194,10 @@ def test_an_uncaught_error_fails_the_execution_with_its_type() -> None:
 
     driven = drive(run(wf))
     assert driven.final["Status"] == "FAILED"
-    # As the sync engine (tests/core/test_replay.py): the step's error, by its type.
-    assert driven.final["Error"]["ErrorType"] == "ZeroDivisionError"
+    # As the sync engine (tests/core/test_replay.py): the StepError AWS's SDK reports.
+    assert driven.final["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.StepError"
+    )
     assert driven.by_name("div").status is OperationStatus.FAILED
 
 

@@ -65,11 +65,14 @@ class Played:
             response = self.handler(self.backend.invocation_event(self.arn), None)
         self.calls.append(
             [
-                [json.dumps(update.to_wire(), sort_keys=True) for update in call.updates]
+                [
+                    json.dumps(_no_stack_trace(update.to_wire()), sort_keys=True)
+                    for update in call.updates
+                ]
                 for call in self.backend.calls[before:]
             ]
         )
-        self.responses.append(response)
+        self.responses.append(_no_stack_trace(response))
         return response
 
     def until_done(self, *, answer_callbacks: bool = False) -> Played:
@@ -99,6 +102,15 @@ class Played:
     def updates_by_invocation(self) -> list[list[str]]:
         """Each invocation's updates as a sorted list: the order threads send them in aside."""
         return [sorted(u for call in invocation for u in call) for invocation in self.calls]
+
+
+def _no_stack_trace(wire: dict[str, Any]) -> dict[str, Any]:
+    """An update or response without its error's StackTrace: the sync and the async
+    workflows raise from their own source lines."""
+    error = wire.get("Error")
+    if not isinstance(error, dict) or "StackTrace" not in error:
+        return wire
+    return {**wire, "Error": {k: v for k, v in error.items() if k != "StackTrace"}}
 
 
 def assert_same_stream(sync: Played, async_: Played, *, concurrent: bool = False) -> None:
@@ -360,22 +372,25 @@ def test_a_race_of_a_callback_against_a_timeout_decides_alike(
     assert_same_stream(sync, async_, concurrent=True)
 
 
+def _boom(message: str) -> Callable[[StepContext], None]:
+    """One step body for both faces, so the tracebacks recorded are the same too."""
+
+    def boom(s: StepContext) -> None:
+        raise ValueError(message)
+
+    return boom
+
+
 def _sync_failing(message: str) -> Callable[[DurableContext], None]:
     def body(c: DurableContext) -> None:
-        def boom(s: StepContext) -> None:
-            raise ValueError(message)
-
-        c.step(boom, name=f"fail {message}", config=NO_RETRY)
+        c.step(_boom(message), name=f"fail {message}", config=NO_RETRY)
 
     return body
 
 
 def _async_failing(message: str) -> Callable[[AsyncDurableContext], Any]:
     async def body(c: AsyncDurableContext) -> None:
-        async def boom(s: StepContext) -> None:
-            raise ValueError(message)
-
-        await c.step(boom, name=f"fail {message}", config=NO_RETRY)
+        await c.step(_boom(message), name=f"fail {message}", config=NO_RETRY)
 
     return body
 

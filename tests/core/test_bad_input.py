@@ -220,6 +220,9 @@ def test_corrupt_recorded_payload_is_a_serdes_error() -> None:
     with use_backend(backend):
         response = run(wf)(backend.invocation_event(arn), None)
     assert response["Status"] == "FAILED"
-    assert response["Error"]["ErrorType"] == "durable_core.errors.SerDesError"
+    # AWS's SDK pins every serdes failure to its SerDesError, and reads it back as one.
+    assert (
+        response["Error"]["ErrorType"] == "aws_durable_execution_sdk_python.exceptions.SerDesError"
+    )
     assert "'s'" in response["Error"]["ErrorMessage"]
     assert step.status is OperationStatus.SUCCEEDED

@@ -127,7 +127,8 @@ def test_first_failure_stops_the_batch_by_default() -> None:
     assert json.loads(driven.final["Result"]) == {
         "reason": "FAILURE_TOLERANCE_EXCEEDED",
         "statuses": ["SUCCEEDED", "FAILED"],
-        "errors": ["ZeroDivisionError"],
+        # The type the branch escaped with, as AWS's SDK records it (_branch_error_object).
+        "errors": ["aws_durable_execution_sdk_python.exceptions.StepError"],
     }
     assert not any(op.name == "parallel-branch-2" for op in driven.operations())
 
@@ -167,7 +168,9 @@ def test_throw_if_error_raises_the_branch_error() -> None:
             caught.append(exc)
 
     drive(run(wf))
-    assert caught and caught[0].error_type == "ZeroDivisionError"
+    assert caught and caught[0].error_type == (
+        "aws_durable_execution_sdk_python.exceptions.StepError"
+    )
 
 
 def test_completed_batch_replays_without_running_branches() -> None:

@@ -361,7 +361,10 @@ def test_timed_out_wait_for_callback_raises_callback_timeout_error_also_on_repla
     assert [exc.error_type for exc in caught] == ["Callback.Timeout"] * 2  # type: ignore[attr-defined]
     context_op = execution.by_name("w")
     assert context_op.status is OperationStatus.FAILED
-    assert context_op.error is not None and context_op.error.error_type == "Callback.Timeout"
+    # Recorded as AWS's SDK records it, so AWS's SDK replays it as CallbackTimeoutError.
+    assert context_op.error is not None and context_op.error.error_type == (
+        "aws_durable_execution_sdk_python.exceptions.CallbackTimeoutError"
+    )
 
 
 def test_non_callable_submitter_is_rejected() -> None:

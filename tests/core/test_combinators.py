@@ -93,7 +93,10 @@ def test_race_settles_with_the_first_failure() -> None:
 
     driven = drive(run(wf))
     assert driven.final["Status"] == "FAILED"
-    assert driven.final["Error"]["ErrorType"] == "ValueError"
+    # The branch's ChildContextError, named as AWS's SDK names it.
+    assert driven.final["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.ChildContextError"
+    )
     assert driven.final["Error"]["ErrorMessage"] == "fast"
 
 

@@ -111,7 +111,10 @@ def test_retries_exhausted_fail_the_execution_with_the_step_error() -> None:
 
     driven = drive(run(wf))
     assert driven.final["Status"] == "FAILED"
-    assert driven.final["Error"]["ErrorType"] == "ZeroDivisionError"
+    # The class AWS's SDK raises and records (ErrorObject.from_exception of its StepError).
+    assert driven.final["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.StepError"
+    )
     assert driven.by_name("div").step_details.attempt == 2  # type: ignore[union-attr]
 
 
@@ -192,7 +195,11 @@ def test_step_timeout_fails_the_attempt() -> None:
     driven = drive(run(lambda e, ctx: ctx.step(slow, name="slow", config=config)))
     release.set()
     assert driven.final["Status"] == "FAILED"
-    assert driven.final["Error"]["ErrorType"] == "durable_core.errors.StepTimeoutError"
+    assert driven.final["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.StepError"
+    )
+    fail = driven.by_name("slow").error
+    assert fail is not None and fail.error_type == "durable_core.errors.StepTimeoutError"
 
 
 def test_child_context_operations_carry_the_parent_id() -> None:
@@ -323,13 +330,17 @@ def test_large_handler_result_is_checkpointed_not_returned(backend: MemoryBacken
 def test_unserialisable_handler_result_fails_with_serdes_error() -> None:
     driven = drive(run(lambda e, ctx: {1, 2}))
     assert driven.final["Status"] == "FAILED"
-    assert driven.final["Error"]["ErrorType"] == "durable_core.errors.SerDesError"
+    assert driven.final["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.SerDesError"
+    )
 
 
 def test_unserialisable_step_result_is_a_typed_error_naming_the_step() -> None:
     driven = drive(run(lambda e, ctx: ctx.step(lambda s: object(), name="bad")))
     assert driven.final["Status"] == "FAILED"
-    assert driven.final["Error"]["ErrorType"] == "durable_core.errors.SerDesError"
+    assert driven.final["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.SerDesError"
+    )
     assert "'bad'" in driven.final["Error"]["ErrorMessage"]
 
 

@@ -128,7 +128,9 @@ def test_exhausted_attempts_fail_with_wait_for_condition_error() -> None:
     fail = calls_of(execution)[-1][-1]
     assert fail["Action"] == "FAIL"
     assert fail["Error"]["ErrorMessage"] == message
-    assert fail["Error"]["ErrorType"] == "durable_core.errors.WaitForConditionError"
+    assert fail["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.WaitForConditionError"
+    )
     assert execution.by_name("never").status is OperationStatus.FAILED
 
 
@@ -154,7 +156,10 @@ def test_check_that_raises_fails_for_good() -> None:
     driven = drive(run(wf))
     assert driven.final["Status"] == "FAILED"
     assert driven.final["Error"]["ErrorMessage"] == "service gone"
-    assert driven.final["Error"]["ErrorType"] == "ValueError"
+    # The check's own error on the record; the WaitForConditionError raised, as AWS's.
+    assert driven.final["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.WaitForConditionError"
+    )
     assert polls == [1]
     fail = driven.backend.calls[-1].updates[-1]
     assert fail.error is not None and fail.error.error_type == "ValueError"

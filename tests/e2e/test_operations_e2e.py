@@ -288,8 +288,11 @@ def test_callback_failure_fails_the_execution_with_the_senders_error(api: Api) -
     )
     described = wait_for_end(client, arn, timeout=ENDS_WITHIN)
     assert described["Status"] == "FAILED"
-    # CallbackExternalError keeps the type and message the sender recorded.
-    assert described["Error"]["ErrorType"] == "Declined"
+    # The CallbackExternalError raised, named as AWS's SDK records it; it keeps the
+    # message the sender recorded (the sender's type stays on the callback's record).
+    assert described["Error"]["ErrorType"] == (
+        "aws_durable_execution_sdk_python.exceptions.CallbackExternalError"
+    )
     assert described["Error"]["ErrorMessage"] == "card expired"
     assert names_of(events_of(client, arn), "CallbackFailed") == ["approval"]
 
@@ -337,9 +340,12 @@ def test_a_chained_invoke_runs_the_named_durable_function(api: Api) -> None:
     # 4 * 15 = 60 net; gross adds a fifth: 72.
     assert result["quote"] == {"net": 60, "gross": 72}
     limit, nowhere = result["refused"]
-    # The invoked function's error reaches the caller as InvokeError, its type the
-    # exception's class name as AWS's SDK encodes it, and its message kept.
-    assert limit == {"type": "PermissionError", "message": "quantity 4 is over the limit"}
+    # The invoked function's error reaches the caller as InvokeError, its type the class
+    # the target raised as AWS's SDK encodes it (its step failed: StepError), its message kept.
+    assert limit == {
+        "type": "aws_durable_execution_sdk_python.exceptions.StepError",
+        "message": "quantity 4 is over the limit",
+    }
     # An unknown target fails at once with the error Lambda's Invoke answers for it.
     assert nowhere["type"] == "ResourceNotFoundException"
     assert "no-such-function" in nowhere["message"]

@@ -11,8 +11,9 @@ from durable_core import DurableError
 
 from tests.property.harness import STATS
 
-# The ErrorType of an SDK error in a FAILED response: durable_core.errors.<Class>.
-SDK_ERROR_PREFIX = "durable_core.errors."
+# The ErrorType of an SDK error in a FAILED response: durable_core.errors.<Class>, or the
+# name of AWS's SDK for the errors both SDKs define (SerDesError, StepError...).
+SDK_ERROR_PREFIXES = ("durable_core.errors.", "aws_durable_execution_sdk_python.exceptions.")
 
 
 class Hang(BaseException):
@@ -50,8 +51,8 @@ def outcome(label: str, call: Any, *args: Any) -> dict[str, Any] | DurableError:
     assert response.get("Status") in ("SUCCEEDED", "FAILED", "PENDING"), response
     if response["Status"] == "FAILED":
         error_type = response["Error"]["ErrorType"]
-        assert error_type.startswith(SDK_ERROR_PREFIX), response["Error"]
-        STATS[f"{label}: FAILED {error_type.removeprefix(SDK_ERROR_PREFIX)}"] += 1
+        assert error_type.startswith(SDK_ERROR_PREFIXES), response["Error"]
+        STATS[f"{label}: FAILED {error_type.rsplit('.', 1)[-1]}"] += 1
     else:
         STATS[f"{label}: {response['Status']}"] += 1
     return response

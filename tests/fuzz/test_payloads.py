@@ -109,7 +109,9 @@ def test_a_replayed_result_is_the_recorded_value_or_a_serdes_error(payload: str)
         expected = _read(payload)
     except SerDesError:
         assert response["Status"] == "FAILED"
-        assert response["Error"]["ErrorType"] == "durable_core.errors.SerDesError"
+        assert response["Error"]["ErrorType"] == (
+            "aws_durable_execution_sdk_python.exceptions.SerDesError"
+        )
         assert "'s'" in response["Error"]["ErrorMessage"]
         STATS["replayed payload: FAILED SerDesError"] += 1
         return

@@ -15,9 +15,12 @@ end with ``PENDING``. It derives from ``BaseException`` so that a user's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import traceback
 from collections.abc import Iterator, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from durable_core.types import ErrorObject
 
@@ -44,9 +47,13 @@ __all__ = [
     "ValidationError",
     "WaitForConditionError",
     "error_object_from_exception",
+    "log_user_failure",
     "qualified_type_name",
     "raise_step_error",
     "rebuild_exception",
+    "recorded_error",
+    "stack_trace_of",
+    "wire_error_type",
     "with_exception_data",
 ]
 
@@ -191,30 +198,113 @@ def qualified_type_name(exc: BaseException) -> str:
     )
 
 
-def error_object_from_exception(exc: BaseException) -> ErrorObject:
-    """Encode an exception as AWS's SDK does: type is the qualified class name.
+# Where AWS's SDK defines the errors it names in a record's ErrorType.
+AWS_EXCEPTIONS_MODULE = "aws_durable_execution_sdk_python.exceptions"
 
-    A recorded operation error keeps the type and data of the failure it wraps, so
-    an error re-raised through several levels still names its origin. Messages and data
-    are cut to fit the service's 32 KiB error limit: a huge message must not make the
-    failure impossible to record (every invocation would die trying).
+
+def wire_error_type(exc: BaseException) -> str:
+    """The ErrorType AWS's SDK records for ``exc``: the class of the exception itself.
+
+    The SDK's own errors are recorded under AWS's names (``aws_durable_execution_sdk_python.
+    exceptions.StepError``), because AWS's SDK reads those names back on replay to pick the
+    class it raises: a wait_for_callback context recorded as ``...CallbackExternalError``
+    replays as ``CallbackExternalError``, one recorded under the user's type as a bare
+    ``ChildContextError``. So a record written by either SDK is caught by the same
+    ``except`` clause after a hand-over. Any SerDesError is pinned to the base name (AWS).
+    """
+    if isinstance(exc, SerDesError):
+        return f"{AWS_EXCEPTIONS_MODULE}.SerDesError"
+    name = _AWS_NAMED.get(type(exc))
+    return f"{AWS_EXCEPTIONS_MODULE}.{name}" if name else qualified_type_name(exc)
+
+
+def error_object_from_exception(exc: BaseException) -> ErrorObject:
+    """Encode an exception as AWS's SDK does (``ErrorObject.from_exception``).
+
+    The type is the exception's own class (``wire_error_type``). A recorded operation error
+    keeps the message, data and stack trace of the failure it wraps, so an error re-raised
+    through several levels still carries its origin's; any other exception carries its own
+    traceback (``stack_trace_of``), unless the SDK raised it. Messages and data are cut to
+    fit the service's 32 KiB error limit: a huge message must not make the failure
+    impossible to record (every invocation would die trying).
     """
     if isinstance(exc, DurableOperationError):
-        return ErrorObject(
-            error_message=_clip(exc.message, _MAX_MESSAGE),
-            error_type=exc.error_type or qualified_type_name(exc),
-            error_data=_clip(exc.data, _MAX_DATA),
-            stack_trace=exc.stack_trace[:_MAX_FRAMES] if exc.stack_trace else None,
-        )
-    return ErrorObject(
-        error_message=_clip(str(exc), _MAX_MESSAGE), error_type=qualified_type_name(exc)
-    )
+        return _clipped(exc.message, wire_error_type(exc), exc.data, exc.stack_trace)
+    stack_trace = None if isinstance(exc, DurableError) else stack_trace_of(exc)
+    return _clipped(str(exc), wire_error_type(exc), None, stack_trace)
 
+
+def recorded_error(exc: DurableOperationError) -> ErrorObject:
+    """The record a recorded operation error carries, under the type it escaped with.
+
+    AWS's SDK records a failed parallel branch or map item this way (``_branch_error_object``):
+    the branch's own escaping type (``...StepError`` for a step that failed in it), not the
+    ``ChildContextError`` that wraps it.
+    """
+    return _clipped(exc.message, exc.error_type or wire_error_type(exc), exc.data, exc.stack_trace)
+
+
+def stack_trace_of(exc: BaseException) -> list[str] | None:
+    """The traceback of ``exc`` as the service's ErrorObject.StackTrace, or None without one.
+
+    The format of Lambda's Python runtime for an error response (``traceback.format_list``
+    of the extracted frames: ``  File "app.py", line 5, in charge\n    raise ...\n``),
+    leading frames of this SDK and of the standard library (asyncio's runner) dropped, as
+    the runtime drops its bootstrap: the first line names the user's code, whichever
+    driver ran it. AWS's Python SDK leaves StackTrace empty; it reads and
+    forwards the field, so filling it costs a hand-over nothing.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return None
+    first_user = next(
+        (i for i, frame in enumerate(frames) if not frame.filename.startswith(_NOT_USER_DIRS)),
+        0,
+    )
+    return [line[:_MAX_FRAME] for line in traceback.format_list(frames[first_user:])]
+
+
+def log_user_failure(logger: Any, exc: BaseException, where: str) -> None:
+    """Log at ERROR, with its traceback, an exception user code raised in this invocation.
+
+    Called where the failure is recorded, and only for the user's own exception (never for
+    a recorded operation error re-raised, which replay raises again without running any
+    code, nor for the SDK's own errors, which the response reports), so a failure is
+    logged once, by the invocation that ran the code.
+    """
+    if isinstance(exc, DurableOperationError | DurableError) or getattr(exc, _LOGGED, False):
+        return
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(exc, _LOGGED, True)
+    logger.error("%s raised %s: %s", where, qualified_type_name(exc), exc, exc_info=exc)
+
+
+_LOGGED = "_durable_failure_logged"
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__))
+# Where the frames that run user code come from (without importing asyncio for its path).
+_NOT_USER_DIRS = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.join(_STDLIB, "asyncio") + os.sep,
+    os.path.join(_STDLIB, "concurrent") + os.sep,
+    os.path.join(_STDLIB, "threading.py"),
+)
 
 # Together well under the 32 KiB the service accepts for an error object.
 _MAX_MESSAGE = 16 * 1024
 _MAX_DATA = 8 * 1024
 _MAX_FRAMES = 20
+_MAX_FRAME = 256
+
+
+def _clipped(
+    message: str | None, error_type: str, data: str | None, stack_trace: list[str] | None
+) -> ErrorObject:
+    return ErrorObject(
+        error_message=_clip(message, _MAX_MESSAGE),
+        error_type=error_type,
+        error_data=_clip(data, _MAX_DATA),
+        stack_trace=stack_trace[-_MAX_FRAMES:] if stack_trace else None,
+    )
 
 
 def _clip(text: str | None, limit: int) -> str | None:
@@ -343,3 +433,19 @@ def raise_step_error(
     if typed is None:
         raise step_error
     raise typed from step_error
+
+
+# Our errors that AWS's SDK defines too, by AWS's class name (``wire_error_type``).
+_AWS_NAMED: dict[type[BaseException], str] = {
+    cls: cls.__name__
+    for cls in (
+        StepError,
+        InvokeError,
+        ChildContextError,
+        WaitForConditionError,
+        CallbackError,
+        CallbackExternalError,
+        CallbackTimeoutError,
+        CallbackSubmitterError,
+    )
+}

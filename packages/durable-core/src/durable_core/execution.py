@@ -36,6 +36,7 @@ from durable_core.errors import (
     SuspendExecution,
     ValidationError,
     error_object_from_exception,
+    log_user_failure,
 )
 from durable_core.operations._flow import is_coroutine_function
 from durable_core.plugins import InvocationStatus as PluginStatus
@@ -336,6 +337,7 @@ def _settle(
     except CheckpointError:
         raise
     except Exception as exc:
+        log_user_failure(ctx.logger, exc, "the handler")
         return _failed(exc, options, checkpointer, log)
     except BaseException:
         # The process is going down (SystemExit, KeyboardInterrupt, MemoryError):

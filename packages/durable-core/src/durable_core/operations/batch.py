@@ -47,7 +47,7 @@ from durable_core.errors import (
     NonDeterministicExecutionError,
     SerDesError,
     SuspendExecution,
-    error_object_from_exception,
+    recorded_error,
 )
 from durable_core.serdes import EXTENDED_SERDES
 from durable_core.typed import TypedSerDes, inferred_serdes
@@ -270,7 +270,8 @@ class BranchEvent:
         if isinstance(exc, SuspendExecution):
             return cls(index, _Outcome.SUSPENDED)
         if isinstance(exc, DurableOperationError):
-            return cls(index, _Outcome.FAILED, error=error_object_from_exception(exc))
+            # AWS's record of a failed branch: the type it escaped with (``recorded_error``).
+            return cls(index, _Outcome.FAILED, error=recorded_error(exc))
         return cls(index, _Outcome.FATAL, fatal=exc)
 
 

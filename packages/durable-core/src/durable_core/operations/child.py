@@ -14,6 +14,7 @@ from durable_core.errors import (
     NonDeterministicExecutionError,
     SuspendExecution,
     error_object_from_exception,
+    log_user_failure,
 )
 from durable_core.operations._flow import Body, Flow, Send, SendResult, run_flow
 from durable_core.operations._updates import update_for
@@ -81,6 +82,7 @@ def child_flow(
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
+            log_user_failure(ctx.logger.with_extra(operation_id=call.id), exc, where)
             error = error_object_from_exception(exc)
             if not virtual:
                 yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)

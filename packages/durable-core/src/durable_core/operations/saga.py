@@ -22,11 +22,11 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable_core.config import ChildConfig
-from durable_core.errors import StepError, ValidationError, error_object_from_exception
+from durable_core.errors import StepError, ValidationError, recorded_error
 from durable_core.operations._flow import Flow, run_flow
 from durable_core.operations.child import child_flow
 from durable_core.types import ErrorObject, OperationType
@@ -76,7 +76,9 @@ class Compensation:
 
     def outcome(self, error: StepError | None) -> dict[str, Any]:
         """How this compensation's outcome is recorded in the Compensations result."""
-        wire = None if error is None else error_object_from_exception(error).to_wire()
+        # The origin's type and message; its traceback stays on the step's own FAIL record.
+        recorded = None if error is None else replace(recorded_error(error), stack_trace=None)
+        wire = None if recorded is None else recorded.to_wire()
         return {"name": self.name, "succeeded": error is None, "error": wire}
 
 

@@ -12,6 +12,7 @@ from durable_core.errors import (
     StepInterruptedError,
     SuspendExecution,
     error_object_from_exception,
+    log_user_failure,
     raise_step_error,
     with_exception_data,
 )
@@ -107,6 +108,7 @@ def _planned_flow(
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
+            log_user_failure(step_ctx.logger, exc, where)
             yield from _retry_or_fail(call, config, exc, plan.attempt)
         payload = serialize(config.serdes, value, where)
         # Return what replay will return, so the first run and replays agree.
