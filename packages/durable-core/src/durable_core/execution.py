@@ -20,6 +20,7 @@ import contextvars
 import gc
 import inspect
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -346,7 +347,7 @@ def _settle(
         with contextlib.suppress(Exception):
             checkpointer.flush()
         raise
-    return _succeeded(value, checkpointer, log)
+    return _succeeded(value, checkpointer)
 
 
 def _call_handler(handler: DurableHandler, input_value: Any, ctx: DurableContext) -> Any:
@@ -390,12 +391,22 @@ def _failed(
         except Exception as handled:
             exc = handled
         else:
-            return _succeeded(replacement, checkpointer, log)
+            return _succeeded(replacement, checkpointer)
     checkpointer.flush()
     return _response(InvocationStatus.FAILED, error=error_object_from_exception(exc))
 
 
-def _succeeded(value: Any, checkpointer: Checkpointer, log: CheckpointLog) -> dict[str, Any]:
+def execution_result_id() -> str:
+    """The id of the EXECUTION update that carries a result too large for the response.
+
+    AWS's SDK names it ``execution-result-<epoch ms>`` (``OperationUpdate.
+    create_execution_succeed``), never the execution operation's own id: AWS's runners
+    key the update by it, and with the execution's id their history loses ExecutionStarted.
+    """
+    return f"execution-result-{time.time_ns() // 1_000_000}"
+
+
+def _succeeded(value: Any, checkpointer: Checkpointer) -> dict[str, Any]:
     try:
         result = json.dumps(value)
     except (TypeError, ValueError) as exc:
@@ -412,10 +423,9 @@ def _succeeded(value: Any, checkpointer: Checkpointer, log: CheckpointLog) -> di
                 f"the service accepts at most {_MAX_PAYLOAD}"
             )
             return _response(InvocationStatus.FAILED, error=error_object_from_exception(too_large))
-        execution = log.execution()
         checkpointer.send(
             OperationUpdate(
-                id=execution.id if execution else "execution",
+                id=execution_result_id(),
                 type=OperationType.EXECUTION,
                 action=OperationAction.SUCCEED,
                 payload=result,
