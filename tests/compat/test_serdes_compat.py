@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import uuid
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 from aws_durable_execution_sdk_python.serdes import ExtendedTypeSerDes
-from durable_core import ExtendedSerDes
+from durable_core import ExtendedSerDes, SerDesError
 
 AWS = ExtendedTypeSerDes()
 OURS = ExtendedSerDes()
@@ -111,13 +112,32 @@ def test_we_read_aws_non_finite_and_coerced_keys(value: Any) -> None:
     assert same(OURS.deserialize(AWS.serialize(value)), expected)
 
 
-@pytest.mark.parametrize("value", AWS_ACCEPTS)
-def test_we_serialize_what_aws_serializes(value: Any) -> None:
-    """Divergence found: our serializer rejects values AWS's SDK checkpoints.
+NON_FINITE = AWS_ACCEPTS[:4]
 
-    AWS's ``ExtendedTypeSerDes.serialize`` writes ``NaN``/``Infinity`` (Python's json
-    default) and turns int dict keys into strings; ours raises (``allow_nan=False`` and a
-    str-keys check in durable_core/serdes.py), so a step returning such a value succeeds
-    under AWS's SDK and fails with SerDesError under ours.
-    """
+
+@pytest.mark.parametrize("value", AWS_ACCEPTS[4:])
+def test_we_serialize_coerced_keys_as_aws_does(value: Any) -> None:
     assert OURS.serialize(value) == AWS.serialize(value)
+
+
+@pytest.mark.parametrize("value", NON_FINITE)
+def test_non_finite_floats_are_written_as_standard_json_that_aws_reads(value: Any) -> None:
+    """AWS's SDK writes bare ``NaN``/``Infinity`` tokens, which no standard JSON parser
+    accepts; ours writes a float envelope holding the name, ``{"t":"f","v":"NaN"}``,
+    which AWS's SDK reads back as the same float (its FLOAT tag decodes with ``float``)."""
+    written = OURS.serialize(value)
+    json.loads(written, parse_constant=_refuse)  # standard JSON: no bare constants
+    assert same(AWS.deserialize(written), value)
+    assert same(OURS.deserialize(written), value)
+
+
+def _refuse(token: str) -> Any:
+    raise AssertionError(f"non-standard JSON token {token}")
+
+
+def test_keys_that_json_would_merge_are_an_error_not_a_lost_entry() -> None:
+    """AWS's SDK writes ``{"1":..,"1":..}`` for keys 1 and "1" and reads one of them back."""
+    value = {1: "int", "1": "str"}
+    assert len(AWS.deserialize(AWS.serialize(value))) == 1  # AWS's SDK drops an entry
+    with pytest.raises(SerDesError, match="same JSON key"):
+        OURS.serialize(value)

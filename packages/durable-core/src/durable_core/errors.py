@@ -20,7 +20,7 @@ import dataclasses
 import os
 import traceback
 from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 from durable_core.types import ErrorObject
 
@@ -164,7 +164,7 @@ class DurableOperationError(Exception):
         self.stack_trace = stack_trace
 
     @classmethod
-    def from_error_object(cls, error: ErrorObject | None) -> DurableOperationError:
+    def from_error_object(cls, error: ErrorObject | None) -> Self:
         error = error or ErrorObject()
         return cls(
             error.error_message,

@@ -42,6 +42,7 @@ from durable_core.errors import (
 from durable_core.operations._flow import is_coroutine_function
 from durable_core.plugins import InvocationStatus as PluginStatus
 from durable_core.plugins import PluginDispatcher, PluginEntry
+from durable_core.serdes import to_json
 from durable_core.tracing import tracing_plugins
 from durable_core.types import (
     ErrorObject,
@@ -408,11 +409,11 @@ def execution_result_id() -> str:
 
 def _succeeded(value: Any, checkpointer: Checkpointer) -> dict[str, Any]:
     try:
-        result = json.dumps(value)
-    except (TypeError, ValueError) as exc:
+        result = to_json(value)
+    except SerDesError as exc:
         checkpointer.flush()
         error = error_object_from_exception(
-            SerDesError(f"The handler's result cannot be serialised as JSON: {exc}")
+            SerDesError(f"The handler's result cannot be serialised as JSON: {exc.message}")
         )
         return _response(InvocationStatus.FAILED, error=error)
     if len(result) > LAMBDA_RESPONSE_SIZE_LIMIT:

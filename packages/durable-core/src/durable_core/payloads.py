@@ -30,7 +30,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from durable_core.errors import DurableError, ValidationError
+from durable_core.errors import DurableError, PayloadTooLargeError, ValidationError
 
 if TYPE_CHECKING:
     from durable_core._replay import OperationCall
@@ -47,6 +47,7 @@ __all__ = [
     "PayloadStore",
     "PayloadStoreError",
     "S3PayloadStore",
+    "check_payload_size",
     "checkpointed_payload",
     "recorded_payload",
     "warn_near_limit",
@@ -176,6 +177,20 @@ def warn_near_limit(what: str, size: int, limit: int, where: str) -> None:
             size / limit * 100,
             limit,
             extra={"size_bytes": size, "limit_bytes": limit, "operation": where},
+        )
+
+
+def check_payload_size(payload: str, what: str) -> None:
+    """Refuse, before it is sent, a payload the service would refuse after the fact.
+
+    The limit is ``OperationPayload``'s maximum length in boto3's service model
+    (characters, as botocore validates it). Sent anyway, the whole checkpoint call is
+    rejected, the invocation dies and the next one runs the same code again, forever.
+    """
+    if len(payload) > PAYLOAD_LIMIT_BYTES:
+        raise PayloadTooLargeError(
+            f"{what} is {len(payload)} characters; a checkpoint holds at most "
+            f"{PAYLOAD_LIMIT_BYTES}: return less, or offload it (Offload(store))"
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import sys
 import uuid
 from datetime import date, datetime
@@ -22,7 +23,16 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from durable_core.errors import SerDesError
 
-__all__ = ["JSON_SERDES", "ExtendedSerDes", "JsonSerDes", "SerDes", "deserialize", "serialize"]
+__all__ = [
+    "JSON_SERDES",
+    "ExtendedSerDes",
+    "JsonSerDes",
+    "SerDes",
+    "check_utf8",
+    "deserialize",
+    "serialize",
+    "to_json",
+]
 
 T = TypeVar("T")
 
@@ -40,17 +50,77 @@ class JsonSerDes:
     """Plain ``json`` both ways: what Lambda does with a handler's input and output."""
 
     def serialize(self, value: Any) -> str:
-        return json.dumps(value)
+        return to_json(value)
 
     def deserialize(self, data: str) -> Any:
         return json.loads(data)
 
 
-def _is_plain(value: Any) -> bool:
-    if value is None or isinstance(value, str | int | float | bool):
+def to_json(value: Any) -> str:
+    """``json.dumps(value)`` that writes standard JSON only, and loses nothing.
+
+    NaN and Infinity (which ``json.dumps`` writes as bare non-standard tokens) and a dict
+    whose keys become equal as JSON keys (``1`` and ``"1"``: one entry would be dropped
+    when read) are a ``SerDesError``, as is a value nested beyond Python's recursion limit.
+    """
+    try:
+        _check_json_keys(value)
+        return json.dumps(value, allow_nan=False)
+    except RecursionError:
+        raise SerDesError(_TOO_DEEP) from None
+    except ValueError as exc:
+        raise SerDesError(f"{exc} (JSON has no NaN or Infinity)") from None
+    except TypeError as exc:
+        raise SerDesError(str(exc)) from None
+
+
+_TOO_DEEP = f"the value is nested deeper than Python's recursion limit ({sys.getrecursionlimit()})"
+
+
+def _check_json_keys(value: Any) -> None:
+    if isinstance(value, dict):
+        _json_keys(value)
+        for item in value.values():
+            _check_json_keys(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_json_keys(item)
+
+
+def _json_keys(mapping: dict[Any, Any]) -> None:
+    """Refuse keys that JSON would make equal (``json.dumps``'s coercion of keys)."""
+    if all(type(key) is str for key in mapping):
+        return
+    seen: dict[str, Any] = {}
+    for key in mapping:
+        name = _json_key(key)
+        if name in seen:
+            raise SerDesError(
+                f"the dict keys {seen[name]!r} and {key!r} are the same JSON key {name!r}"
+            )
+        seen[name] = key
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is True or key is False or key is None:
+        return json.dumps(key)
+    if isinstance(key, float):
+        return json.dumps(key)  # NaN, Infinity: as json.dumps names such a key
+    if isinstance(key, int):
+        return int.__repr__(key)
+    raise SerDesError(f"dict keys of type {type(key).__qualname__} cannot be serialised")
+
+
+def _is_plain(value: Any, *, reading: bool = False) -> bool:
+    """Plain JSON as written (finite floats only), or as read (AWS's SDK writes ``NaN``)."""
+    if isinstance(value, float):
+        return reading or math.isfinite(value)
+    if value is None or isinstance(value, str | int | bool):
         return True
     if isinstance(value, list):
-        return all(_is_plain(item) for item in value)
+        return all(_is_plain(item, reading=reading) for item in value)
     return False
 
 
@@ -65,7 +135,8 @@ def _encode(value: Any) -> dict[str, Any]:
     if isinstance(value, int):
         return {"t": "i", "v": value}
     if isinstance(value, float):
-        return {"t": "f", "v": value}
+        # JSON has no NaN or Infinity: their names, which AWS's SDK reads back (float(v)).
+        return {"t": "f", "v": value if math.isfinite(value) else json.dumps(value)}
     if isinstance(value, bytes | bytearray | memoryview):
         return {"t": "B", "v": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, uuid.UUID):
@@ -88,6 +159,7 @@ def _encode(value: Any) -> dict[str, Any]:
         # Keys become JSON object keys (1 -> "1") exactly as json.dumps and AWS's SDK do.
         if any(isinstance(key, tuple) for key in value):
             raise SerDesError("tuple dict keys cannot be serialised")
+        _json_keys(value)
         return {"t": "m", "v": {key: _encode(item) for key, item in value.items()}}
     raise SerDesError(f"values of type {type(value).__qualname__} cannot be serialised")
 
@@ -169,18 +241,21 @@ class ExtendedSerDes:
     def serialize(self, value: Any) -> str:
         if type(value) is int:  # the commonest result; json.dumps writes int's repr
             return repr(value)
-        if _is_plain(value):
-            return json.dumps(value, separators=(",", ":"))
-        return json.dumps(_encode(value), separators=(",", ":"))
+        try:
+            if _is_plain(value):
+                return json.dumps(value, separators=(",", ":"))
+            return json.dumps(_encode(value), separators=(",", ":"), allow_nan=False)
+        except RecursionError:
+            raise SerDesError(_TOO_DEEP) from None
 
     def deserialize(self, data: str) -> Any:
         if _is_json_int(data):
             return int(data)
         try:
             node = json.loads(data)
-            return node if _is_plain(node) else _decode(node)
+            return node if _is_plain(node, reading=True) else _decode(node)
         except RecursionError:
-            raise SerDesError("payload is nested too deeply to read") from None
+            raise SerDesError(f"payload is not readable: {_TOO_DEEP}") from None
         except ValueError as exc:
             raise SerDesError(f"payload is not JSON: {exc}") from exc
 
@@ -197,6 +272,17 @@ def serialize(serdes: SerDes[Any] | None, value: Any, where: str) -> str:
         raise SerDesError(f"cannot serialise the result of {where}: {exc.message}") from exc
     except Exception as exc:
         raise SerDesError(f"cannot serialise the result of {where}: {exc}") from exc
+
+
+def check_utf8(data: str, what: str) -> str:
+    """``data``, refused with a ``SerDesError`` if it holds what no UTF-8 can encode (lone
+    surrogates: undecodable bytes let through by a lenient decoder). Such text cannot be
+    checkpointed, logged or returned again, so it is refused where it is first read."""
+    try:
+        data.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SerDesError(f"{what} is not valid UTF-8 (at character {exc.start})") from None
+    return data
 
 
 def deserialize(serdes: SerDes[Any] | None, data: str, where: str) -> Any:

@@ -38,7 +38,7 @@ from durable_core.errors import (
 from durable_core.operations._flow import Flow, Flush, Send, run_flow
 from durable_core.operations._updates import update_for
 from durable_core.operations.child import child_flow
-from durable_core.serdes import SerDes, deserialize
+from durable_core.serdes import SerDes, check_utf8, deserialize
 from durable_core.typed import TypedSerDes
 from durable_core.types import (
     CallbackOptions,
@@ -87,6 +87,8 @@ class Callback(Generic[ResultT]):
         action = wait_action(recorded)
         if action is Action.RETURN:
             payload = recorded.result
+            if payload is not None:
+                check_utf8(payload, f"the result of {where}")
             if payload is None or self._serdes is None:
                 # No serdes: the payload as the external system sent it (AWS's pass-through).
                 return payload  # type: ignore[return-value]

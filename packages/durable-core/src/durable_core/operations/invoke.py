@@ -16,6 +16,7 @@ from durable_core.config import InvokeConfig, ResultT
 from durable_core.errors import InvokeError, SuspendExecution, ValidationError
 from durable_core.operations._flow import Flow, Send, run_flow
 from durable_core.operations._updates import update_for
+from durable_core.payloads import check_payload_size
 from durable_core.plugins import PropagationInput
 from durable_core.serdes import JSON_SERDES, deserialize, serialize
 from durable_core.types import ChainedInvokeOptions, ErrorObject, OperationAction
@@ -74,11 +75,10 @@ def invoke_flow(
                 tenant_id=config.tenant_id,
                 x_amzn_trace_id=_trace_header(ctx, call, function_name),
             )
+            data = serialize(config.payload_serdes or JSON_SERDES, payload, where)
+            check_payload_size(data, f"the payload of {where}")
             update = update_for(
-                call,
-                OperationAction.START,
-                payload=serialize(config.payload_serdes or JSON_SERDES, payload, where),
-                chained_invoke_options=options,
+                call, OperationAction.START, payload=data, chained_invoke_options=options
             )
             yield Send(update, sync=True)
             # The answer to the START may already be terminal (an unknown function).

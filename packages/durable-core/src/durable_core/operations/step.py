@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from durable_core._replay import Action, OperationCall, StepPlan, plan_step
 from durable_core.config import StepConfig, StepSemantics
 from durable_core.errors import (
+    AWS_EXCEPTIONS_MODULE,
     DurableError,
+    PayloadTooLargeError,
+    SerDesError,
     StepInterruptedError,
     SuspendExecution,
     error_object_from_exception,
@@ -18,9 +21,9 @@ from durable_core.errors import (
 )
 from durable_core.operations._flow import Body, Effect, Flow, Send, SendResult, run_flow
 from durable_core.operations._updates import update_for
-from durable_core.payloads import checkpointed_payload, recorded_payload
+from durable_core.payloads import check_payload_size, checkpointed_payload, recorded_payload
 from durable_core.serdes import deserialize, serialize
-from durable_core.types import Operation, OperationAction, StepOptions
+from durable_core.types import ErrorObject, Operation, OperationAction, StepOptions
 
 if TYPE_CHECKING:
     from durable_core.context import DurableContext, StepContext
@@ -78,7 +81,7 @@ def _planned_flow(
             return _replayed(recorded, config, where)
         if plan.action is Action.RAISE:
             assert recorded is not None
-            raise_step_error(recorded.error, config.error_types)
+            _raise_recorded(recorded.error, config)
         if plan.action is Action.SUSPEND:
             outcome = "suspended"
             raise SuspendExecution(f"{where} waits for its next attempt")
@@ -110,10 +113,14 @@ def _planned_flow(
         except Exception as exc:
             log_user_failure(step_ctx.logger, exc, where)
             yield from _retry_or_fail(call, config, exc, plan.attempt)
-        payload = serialize(config.serdes, value, where)
-        # Return what replay will return, so the first run and replays agree.
-        result: T = deserialize(config.serdes, payload, where)
-        payload = checkpointed_payload(ctx.execution_arn, call, config.offload, payload)
+        try:
+            payload = serialize(config.serdes, value, where)
+            # Return what replay will return, so the first run and replays agree.
+            result: T = deserialize(config.serdes, payload, where)
+            payload = checkpointed_payload(ctx.execution_arn, call, config.offload, payload)
+            check_payload_size(payload, f"the result of {where}")
+        except (SerDesError, PayloadTooLargeError) as exc:
+            yield from _fail_at_once(call, config, exc)
         # An at-least-once result may be pipelined: if it is lost, replay runs the step
         # again, which its semantics allow (docs/performance.md, "Semantics kept").
         yield SendResult(
@@ -145,3 +152,28 @@ def _retry_or_fail(
         raise SuspendExecution(f"{call.describe()} retries in {decision.delay_seconds} s")
     yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
     raise_step_error(error, config.error_types, exc)
+
+
+def _fail_at_once(
+    call: OperationCall, config: StepConfig[Any], exc: SerDesError | PayloadTooLargeError
+) -> Generator[Effect, Any, NoReturn]:
+    """A result that cannot be recorded fails the step for good, retry strategy bypassed
+    (AWS's rule for a serdes failure): the body would only produce it again, and without
+    a record every invocation would run it again."""
+    error = error_object_from_exception(exc)
+    yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
+    _raise_recorded(error, config, exc)
+
+
+_SERDES_ERROR_TYPE = f"{AWS_EXCEPTIONS_MODULE}.SerDesError"
+
+
+def _raise_recorded(
+    error: ErrorObject | None, config: StepConfig[Any], cause: BaseException | None = None
+) -> NoReturn:
+    """Raise what a step's FAIL record stands for, on the first run and on replay alike: a
+    serdes failure as ``SerDesError`` (as AWS's SDK raises it), else ``raise_step_error``."""
+    if error is not None and error.error_type == _SERDES_ERROR_TYPE:
+        message = error.error_message or "the step's result could not be serialised"
+        raise SerDesError(message) from cause
+    raise_step_error(error, config.error_types, cause)
