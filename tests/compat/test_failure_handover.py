@@ -251,3 +251,38 @@ def test_each_sdk_catches_the_others_failure_record_with_the_same_except(
     assert run.final == alone(AWS, scenario).final
     assert run.final["Status"] == "SUCCEEDED"
     assert len(run.responses) == recorded_by_first + 1  # one invocation of the replayer
+
+
+def unserialisable(sdk: Sdk, runs: list[str]) -> Handler:
+    """A step whose result no serdes can write ({1, 2}: a set), caught as SerDesError."""
+
+    def body(_: Any) -> Any:
+        runs.append("ran")
+        return {1, 2}
+
+    def handler(event: Any, ctx: Any) -> Any:
+        try:
+            ctx.step(body, name="s", config=sdk.no_retry)
+        except sdk.errors.SerDesError as exc:
+            caught = type(exc).__name__
+        sdk.wait(ctx, "after")
+        return caught
+
+    return durable_execution(handler) if sdk is AWS else handler
+
+
+@pytest.mark.parametrize("first", ["aws", "ours"])
+def test_a_serdes_failure_is_caught_as_serdes_error_after_a_hand_over(first: str) -> None:
+    """AWS's SDK records a permanent serdes failure as a FAIL typed with its SerDesError
+    and raises SerDesError, on the first run and on replay; so does ours."""
+    recorder, replayer = (AWS, OURS) if first == "aws" else (OURS, AWS)
+    invokers = {AWS: aws_invoker, OURS: our_invoker}
+    runs: list[str] = []
+    run = drive(
+        start({}), invokers[recorder](unserialisable(recorder, runs)), "serdes", until_wait=True
+    )
+    (fail,) = fails(run)
+    assert fail["Error"]["ErrorType"] == "aws_durable_execution_sdk_python.exceptions.SerDesError"
+    drive(run, invokers[replayer](unserialisable(replayer, runs)), "serdes")
+    assert run.final == {"Status": "SUCCEEDED", "Result": '"SerDesError"'}
+    assert runs == ["ran"]
