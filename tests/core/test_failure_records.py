@@ -138,3 +138,35 @@ def test_a_deep_traceback_is_folded_and_keeps_its_innermost_frame() -> None:
     assert len(trace) <= 20
     assert trace[-1] == frame("recurse", 'raise RecursionError("deep")')
     assert len(json.dumps(driven.final["Error"])) < 32 * 1024
+
+
+class Declined(Exception):
+    pass
+
+
+def test_a_failure_rebuilt_as_the_users_type_is_logged_once_not_on_replay(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With ``error_types`` the step raises the user's own class (not a StepError); the
+    child and the handler it crosses, and the replays after, do not log it again."""
+
+    def charge(step: StepContext) -> None:
+        raise Declined("card declined")
+
+    typed = StepConfig[None](retry=no_retry, error_types=(Declined,))
+
+    def wf(event: Any, ctx: DurableContext) -> None:
+        try:
+            ctx.run_in_child_context(lambda c: c.step(charge, name="charge", config=typed))
+        except Exception:
+            ctx.wait(5, name="after")
+            raise
+
+    with caplog.at_level(logging.ERROR, logger="durable"):
+        driven = drive(run(wf))
+    assert len(driven.responses) == 2  # the failure, then its replay
+    assert driven.final["Status"] == "FAILED"
+    charge_id = driven.by_name("charge").id
+    assert [r.getMessage() for r in failures_logged(caplog)] == [
+        f"STEP 'charge' (id {charge_id}) raised {Declined.__module__}.Declined: card declined"
+    ]

@@ -15,7 +15,6 @@ end with ``PENDING``. It derives from ``BaseException`` so that a user's
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import traceback
@@ -229,7 +228,10 @@ def error_object_from_exception(exc: BaseException) -> ErrorObject:
     impossible to record (every invocation would die trying).
     """
     if isinstance(exc, DurableOperationError):
-        return _clipped(exc.message, wire_error_type(exc), exc.data, exc.stack_trace)
+        # Another subclass stands in for the failure it names (asyncio's CancelledError).
+        named = type(exc) in _AWS_NAMED
+        error_type = wire_error_type(exc) if named else exc.error_type or wire_error_type(exc)
+        return _clipped(exc.message, error_type, exc.data, exc.stack_trace)
     stack_trace = None if isinstance(exc, DurableError) else stack_trace_of(exc)
     return _clipped(str(exc), wire_error_type(exc), None, stack_trace)
 
@@ -269,17 +271,18 @@ def log_user_failure(logger: Any, exc: BaseException, where: str) -> None:
 
     Called where the failure is recorded, and only for the user's own exception (never for
     a recorded operation error re-raised, which replay raises again without running any
-    code, nor for the SDK's own errors, which the response reports), so a failure is
-    logged once, by the invocation that ran the code.
+    code, nor for the SDK's own errors, which the response reports, nor for a recorded
+    failure rebuilt as the user's own type, ``StepConfig.error_types``), so a failure is
+    logged once, by the invocation that ran the code. No mark is set on the exception: its
+    attributes are recorded (``with_exception_data``).
     """
-    if isinstance(exc, DurableOperationError | DurableError) or getattr(exc, _LOGGED, False):
-        return
-    with contextlib.suppress(AttributeError, TypeError):
-        setattr(exc, _LOGGED, True)
+    if isinstance(exc, DurableOperationError | DurableError) or isinstance(
+        exc.__cause__, DurableOperationError
+    ):
+        return  # the SDK's, or a recorded failure raised as the user's own type
     logger.error("%s raised %s: %s", where, qualified_type_name(exc), exc, exc_info=exc)
 
 
-_LOGGED = "_durable_failure_logged"
 _STDLIB = os.path.dirname(os.path.abspath(os.__file__))
 # Where the frames that run user code come from (without importing asyncio for its path).
 _NOT_USER_DIRS = (
