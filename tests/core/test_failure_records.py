@@ -170,3 +170,21 @@ def test_a_failure_rebuilt_as_the_users_type_is_logged_once_not_on_replay(
     assert [r.getMessage() for r in failures_logged(caplog)] == [
         f"STEP 'charge' (id {charge_id}) raised {Declined.__module__}.Declined: card declined"
     ]
+
+
+def test_a_child_that_raises_after_its_wait_is_logged_by_the_invocation_that_ran_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The child resumes in a later invocation, its parent still replaying: the raise is
+    new work all the same, and logged once."""
+
+    def body(c: DurableContext) -> None:
+        c.wait(5, name="pause")
+        raise LookupError("not found after the pause")
+
+    with caplog.at_level(logging.ERROR, logger="durable"):
+        driven = drive(run(lambda e, ctx: ctx.run_in_child_context(body, name="child")))
+    assert len(driven.responses) == 2
+    assert [r.exc_info[1].args[0] for r in failures_logged(caplog) if r.exc_info] == [
+        "not found after the pause"
+    ]

@@ -280,6 +280,11 @@ def log_user_failure(logger: Any, exc: BaseException, where: str) -> None:
         exc.__cause__, DurableOperationError
     ):
         return  # the SDK's, or a recorded failure raised as the user's own type
+    # Code that raised ran now, whatever the replay state of the context (a child context
+    # resumed in a later invocation runs while its parent still replays).
+    replay_safe = getattr(logger, "with_replay_logging", None)
+    if callable(replay_safe):
+        logger = replay_safe()
     logger.error("%s raised %s: %s", where, qualified_type_name(exc), exc, exc_info=exc)
 
 
