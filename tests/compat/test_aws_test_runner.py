@@ -9,12 +9,11 @@ status, result, and the operations the runner recorded, by name.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from aws_durable_execution_sdk_python.execution import InvocationStatus
-from aws_durable_execution_sdk_python.lambda_service import OperationStatus
+from aws_durable_execution_sdk_python.lambda_service import InvocationStatus, OperationStatus
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from durable_closure import run
 from durable_core import DurableContext, StepConfig, StepContext, no_retry
@@ -33,7 +32,7 @@ def runner_for() -> Iterator[Any]:
 
     yield make
     for runner in runners:
-        runner.close()
+        runner.close()  # type: ignore[no-untyped-call]
 
 
 def steps_and_wait(event: dict[str, Any], ctx: DurableContext) -> dict[str, Any]:
@@ -71,7 +70,7 @@ def test_a_callback_answered_by_the_test(runner_for: Any) -> None:
 
 
 def squares(event: list[int], ctx: DurableContext) -> list[int]:
-    def item(c: DurableContext, x: int, i: int, xs: list[int]) -> int:
+    def item(c: DurableContext, x: int, i: int, xs: Sequence[int]) -> int:
         return c.step(lambda s: x * x, name="square")
 
     return ctx.map(event, item, name="squares", config=MapConfig(max_concurrency=2)).get_results()

@@ -286,3 +286,47 @@ def test_a_serdes_failure_is_caught_as_serdes_error_after_a_hand_over(first: str
     drive(run, invokers[replayer](unserialisable(replayer, runs)), "serdes")
     assert run.final == {"Status": "SUCCEEDED", "Result": '"SerDesError"'}
     assert runs == ["ran"]
+
+
+ASYNC_SCENARIOS = ["callback failed", "callback timed out", "submitter raised", "step in child"]
+
+
+def async_workflow(scenario: str) -> Handler:
+    """Our asyncio face of the same workflows: it writes and reads the same records."""
+
+    async def failing(ctx: Any) -> Any:
+        if scenario == "step in child":
+
+            async def child(d: Any) -> Any:
+                return await d.step(boom, name="s", config=OURS.no_retry)
+
+            return await ctx.run_in_child_context(child, name="child")
+        submitter = submit_fails if scenario == "submitter raised" else submit
+        config = OURS.callback_no_retry if scenario == "submitter raised" else None
+        return await ctx.wait_for_callback(submitter, name="w", config=config)
+
+    caught_by = getattr(errors, SCENARIOS[scenario][1])
+
+    async def handler(event: Any, ctx: Any) -> Any:
+        try:
+            await failing(ctx)
+        except caught_by as exc:
+            caught = {"class": type(exc).__name__, "message": exc.message}
+        await ctx.wait(5, name="after")
+        return caught
+
+    return handler
+
+
+@pytest.mark.parametrize("first", ["aws", "ours"])
+@pytest.mark.parametrize("scenario", ASYNC_SCENARIOS)
+def test_our_async_face_hands_failures_over_as_the_sync_one(scenario: str, first: str) -> None:
+    recorder, replayer = (
+        (aws_invoker(workflow(AWS, scenario)), our_invoker(async_workflow(scenario)))
+        if first == "aws"
+        else (our_invoker(async_workflow(scenario)), aws_invoker(workflow(AWS, scenario)))
+    )
+    run = drive(start({}), recorder, scenario, until_wait=True)
+    drive(run, replayer, scenario)
+    assert run.final == alone(AWS, scenario).final
+    assert run.final["Status"] == "SUCCEEDED"

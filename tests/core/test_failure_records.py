@@ -60,7 +60,7 @@ def test_each_failed_attempt_is_logged_once_with_its_traceback_never_on_replay(
     assert json.loads(driven.final["Result"]) == "ok"
     assert len(driven.responses) == 4  # two retries, the wait, the end: three replays
     logged = failures_logged(caplog)
-    assert [r.exc_info[1].args[0] for r in logged if r.exc_info] == [
+    assert [r.exc_info[1].args[0] for r in logged if r.exc_info and r.exc_info[1]] == [
         "attempt 1 refused",
         "attempt 2 refused",
     ]
@@ -185,6 +185,6 @@ def test_a_child_that_raises_after_its_wait_is_logged_by_the_invocation_that_ran
     with caplog.at_level(logging.ERROR, logger="durable"):
         driven = drive(run(lambda e, ctx: ctx.run_in_child_context(body, name="child")))
     assert len(driven.responses) == 2
-    assert [r.exc_info[1].args[0] for r in failures_logged(caplog) if r.exc_info] == [
-        "not found after the pause"
-    ]
+    assert [
+        r.exc_info[1].args[0] for r in failures_logged(caplog) if r.exc_info and r.exc_info[1]
+    ] == ["not found after the pause"]

@@ -28,7 +28,7 @@ from durable_core.types import OperationStatus, OperationType
 
 from .conftest import drive
 
-PAYLOAD_MAX = (
+PAYLOAD_MAX: int = (
     botocore.session.get_session()
     .get_service_model("lambda")
     .shape_for("OperationPayload")
@@ -85,9 +85,12 @@ def test_a_step_result_over_the_payload_limit_fails_the_step_once_naming_size_an
 
 def test_a_result_at_the_payload_limit_is_recorded() -> None:
     runs: list[int] = []
-    driven = drive(
-        run(lambda e, ctx: len(ctx.step(lambda s: runs.append(1) or "x" * (PAYLOAD_MAX - 2))))
-    )
+
+    def at_limit(step: StepContext) -> str:
+        runs.append(1)
+        return "x" * (PAYLOAD_MAX - 2)
+
+    driven = drive(run(lambda e, ctx: len(ctx.step(at_limit))))
     assert json.loads(driven.final["Result"]) == PAYLOAD_MAX - 2
     assert runs == [1]
 
@@ -97,8 +100,12 @@ def test_an_oversized_result_is_offloaded_when_offload_is_configured() -> None:
     config = StepConfig[str](offload=Offload(store))
     runs: list[int] = []
 
+    def over_limit(step: StepContext) -> str:
+        runs.append(1)
+        return "x" * PAYLOAD_MAX
+
     def wf(event: Any, ctx: DurableContext) -> int:
-        value = ctx.step(lambda s: runs.append(1) or "x" * PAYLOAD_MAX, name="big", config=config)
+        value = ctx.step(over_limit, name="big", config=config)
         ctx.wait(5, name="after")
         return len(value)
 
