@@ -188,3 +188,19 @@ def test_a_child_that_raises_after_its_wait_is_logged_by_the_invocation_that_ran
     assert [
         r.exc_info[1].args[0] for r in failures_logged(caplog) if r.exc_info and r.exc_info[1]
     ] == ["not found after the pause"]
+
+
+def test_a_message_that_json_escapes_to_double_its_size_is_still_recorded() -> None:
+    """16 KiB of quotes and newlines is 32 KiB of JSON: the record is cut to the service's
+    32,768-byte error limit (traceback first), so the failure is recorded, not retried."""
+
+    def noisy(step: StepContext) -> None:
+        raise ValueError('"\n' * 12_000)
+
+    driven = drive(
+        run(lambda e, ctx: ctx.step(noisy, name="noisy", config=StepConfig(retry=no_retry)))
+    )
+    assert len(driven.responses) == 1
+    noisy_op = driven.by_name("noisy")
+    assert noisy_op.error is not None and noisy_op.error.error_type == "ValueError"
+    assert len(json.dumps(noisy_op.error.to_wire())) <= 32_768

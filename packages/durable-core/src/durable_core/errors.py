@@ -16,6 +16,7 @@ end with ``PENDING``. It derives from ``BaseException`` so that a user's
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import traceback
 from collections.abc import Iterator, Sequence
@@ -302,17 +303,31 @@ _MAX_MESSAGE = 16 * 1024
 _MAX_DATA = 8 * 1024
 _MAX_FRAMES = 20
 _MAX_FRAME = 256
+# The service's limit for a whole error object, as JSON (AWS's local runner's validator).
+_MAX_ERROR_JSON = 32_768
 
 
 def _clipped(
     message: str | None, error_type: str, data: str | None, stack_trace: list[str] | None
 ) -> ErrorObject:
-    return ErrorObject(
+    error = ErrorObject(
         error_message=_clip(message, _MAX_MESSAGE),
         error_type=error_type,
         error_data=_clip(data, _MAX_DATA),
         stack_trace=stack_trace[-_MAX_FRAMES:] if stack_trace else None,
     )
+    # Characters JSON escapes (quotes, control characters) count double or more: the
+    # traceback goes first, then the message shrinks, until the record fits.
+    limit = _MAX_MESSAGE
+    while len(json.dumps(error.to_wire())) > _MAX_ERROR_JSON:
+        if error.stack_trace:
+            error = dataclasses.replace(error, stack_trace=None)
+            continue
+        limit //= 2
+        error = dataclasses.replace(
+            error, error_message=_clip(message, limit), error_data=_clip(data, limit // 2)
+        )
+    return error
 
 
 def _clip(text: str | None, limit: int) -> str | None:
