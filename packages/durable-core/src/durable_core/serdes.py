@@ -78,19 +78,22 @@ _TOO_DEEP = f"the value is nested deeper than Python's recursion limit ({sys.get
 
 
 def _check_json_keys(value: Any) -> None:
-    if isinstance(value, dict):
-        _json_keys(value)
-        for item in value.values():
-            _check_json_keys(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _check_json_keys(item)
+    """``_json_keys`` on every dict in ``value``: a loop, not recursion (any depth)."""
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key in node:
+                if type(key) is not str:
+                    _json_keys(node)
+                    break
+            pending.extend(node.values())
+        elif isinstance(node, list | tuple):
+            pending.extend(node)
 
 
 def _json_keys(mapping: dict[Any, Any]) -> None:
     """Refuse keys that JSON would make equal (``json.dumps``'s coercion of keys)."""
-    if all(type(key) is str for key in mapping):
-        return
     seen: dict[str, Any] = {}
     for key in mapping:
         name = _json_key(key)
@@ -156,10 +159,14 @@ def _encode(value: Any) -> dict[str, Any]:
     if isinstance(value, tuple):
         return {"t": "t", "v": [_encode(item) for item in value]}
     if isinstance(value, dict):
-        # Keys become JSON object keys (1 -> "1") exactly as json.dumps and AWS's SDK do.
-        if any(isinstance(key, tuple) for key in value):
-            raise SerDesError("tuple dict keys cannot be serialised")
-        _json_keys(value)
+        # Keys become JSON object keys (1 -> "1") exactly as json.dumps and AWS's SDK do;
+        # one loop looks for what is not a str (the common case has nothing to check).
+        for key in value:
+            if type(key) is not str:
+                if any(isinstance(key, tuple) for key in value):
+                    raise SerDesError("tuple dict keys cannot be serialised")
+                _json_keys(value)
+                break
         return {"t": "m", "v": {key: _encode(item) for key, item in value.items()}}
     raise SerDesError(f"values of type {type(value).__qualname__} cannot be serialised")
 
