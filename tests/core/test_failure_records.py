@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 from durable_closure import run
-from durable_core import DurableContext, RetryPolicy, StepConfig, StepContext, no_retry
+from durable_core import (
+    DurableContext,
+    RetryPolicy,
+    StepConfig,
+    StepContext,
+    WaitForConditionConfig,
+    fixed_wait,
+    no_retry,
+)
 from durable_core.retries import Jitter
 
 from .conftest import drive
@@ -204,3 +212,24 @@ def test_a_message_that_json_escapes_to_double_its_size_is_still_recorded() -> N
     noisy_op = driven.by_name("noisy")
     assert noisy_op.error is not None and noisy_op.error.error_type == "ValueError"
     assert len(json.dumps(noisy_op.error.to_wire())) <= 32_768
+
+
+def test_a_wait_for_condition_check_that_raises_is_recorded_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def check(state: Any, step: StepContext) -> Any:
+        if step.attempt == 2:
+            raise TimeoutError("status service down")
+        return state
+
+    def wf(event: Any, ctx: DurableContext) -> Any:
+        config = WaitForConditionConfig(wait_strategy=fixed_wait(1), initial_state=None)
+        return ctx.wait_for_condition(check, config, name="poll")
+
+    with caplog.at_level(logging.ERROR, logger="durable"):
+        driven = drive(run(wf))
+    assert driven.final["Status"] == "FAILED"
+    assert len(failures_logged(caplog)) == 1
+    poll = driven.by_name("poll")
+    assert poll.error is not None
+    assert poll.error.stack_trace == [frame("check", 'raise TimeoutError("status service down")')]

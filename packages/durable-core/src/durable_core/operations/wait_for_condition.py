@@ -20,6 +20,7 @@ from durable_core.errors import (
     SuspendExecution,
     WaitForConditionError,
     error_object_from_exception,
+    log_user_failure,
 )
 from durable_core.operations._flow import Body, Flow, Send, SendResult, run_flow
 from durable_core.operations._updates import update_for
@@ -91,6 +92,7 @@ def wait_for_condition_flow(
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
+            log_user_failure(step_ctx.logger, exc, where)
             error = error_object_from_exception(exc)
             yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
             raise WaitForConditionError.from_error_object(error) from exc
