@@ -92,7 +92,7 @@ def test_a_process_killed_mid_wait_is_resumed_from_its_sqlite_file(tmp_path: Pat
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if store_path.exists() and _waiting(SqliteStore(store_path)):
+            if store_path.exists() and _waiting(SqliteStore(store_path, read_only=True)):
                 break
             time.sleep(0.05)
         else:

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import json
+import os
 import sqlite3
+import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -30,7 +33,15 @@ from durable_core.types import ErrorObject, Operation
 
 from durable_testing.history import HistoryEvent
 
-__all__ = ["ExecutionStatus", "ExecutionStore", "MemoryStore", "SqliteStore", "StoredExecution"]
+__all__ = [
+    "ExecutionStatus",
+    "ExecutionStore",
+    "MemoryStore",
+    "SqliteStore",
+    "StoreInUseError",
+    "StoreOwner",
+    "StoredExecution",
+]
 
 
 class ExecutionStatus(StrEnum):
@@ -282,27 +293,148 @@ _UPSERT_OPERATION = (
 )
 
 
+@dataclass(frozen=True)
+class StoreOwner:
+    """The process that writes a SQLite store, as it describes itself in ``<store>.owner``:
+    ``endpoint`` is where it takes Lambda API calls (a ``durable serve``), if anywhere."""
+
+    pid: int
+    command: str
+    endpoint: str | None = None
+
+
+class StoreInUseError(Exception):
+    """Another process writes this SQLite store. Two writers would each resume its
+    executions and run every step twice, and overwrite each other's records, so the
+    second one is refused when it opens the store. ``owner`` is ``None`` when the owner
+    has not described itself yet."""
+
+    def __init__(self, path: Path, owner: StoreOwner | None) -> None:
+        who = f"process {owner.pid} ({owner.command})" if owner else "another process"
+        served = (
+            f", which serves the Lambda API on {owner.endpoint}" if owner and owner.endpoint else ""
+        )
+        super().__init__(
+            f"the store {path} is in use by {who}{served}; one process writes a store at a time"
+        )
+        self.path = path
+        self.owner = owner
+
+
+class _OwnerLock:
+    """A process's hold on a store file: an exclusive ``flock`` on ``<store>.owner``.
+
+    The kernel drops it when the process dies, however it dies, so a store is never left
+    locked by a killed process. It is taken once per process and file and shared by every
+    ``SqliteStore`` of that file in the process (a test restarting a service in-process
+    opens the file again while the first store is still referenced); the last
+    ``close()`` releases it.
+    """
+
+    _held: dict[Path, tuple[int, int]] = {}
+    _guard = threading.Lock()
+
+    @classmethod
+    def acquire(cls, path: Path) -> Path:
+        key = path.resolve()
+        with cls._guard:
+            if key in cls._held:
+                fd, users = cls._held[key]
+                cls._held[key] = (fd, users + 1)
+                return key
+            fd = os.open(key.with_name(key.name + ".owner"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = _read_owner(fd)
+                os.close(fd)
+                raise StoreInUseError(path, owner) from None
+            cls._held[key] = (fd, 1)
+            _write_owner(fd, StoreOwner(os.getpid(), _command()))
+            return key
+
+    @classmethod
+    def describe(cls, key: Path, owner: StoreOwner) -> None:
+        with cls._guard:
+            if key in cls._held:
+                _write_owner(cls._held[key][0], owner)
+
+    @classmethod
+    def release(cls, key: Path) -> None:
+        with cls._guard:
+            fd, users = cls._held[key]
+            if users > 1:
+                cls._held[key] = (fd, users - 1)
+                return
+            del cls._held[key]
+            os.ftruncate(fd, 0)
+            os.close(fd)
+
+
+def _command() -> str:
+    """How this process was started, for the message another one shows (``cli.py serve``)."""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else "python"
+
+
+def _write_owner(fd: int, owner: StoreOwner) -> None:
+    data = json.dumps(asdict(owner)).encode()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+
+
+def _read_owner(fd: int) -> StoreOwner | None:
+    """The owner's description; ``None`` while it is still being written."""
+    try:
+        return StoreOwner(**json.loads(os.pread(fd, 4096, 0)))
+    except (ValueError, TypeError):
+        return None
+
+
 class SqliteStore:
     """Executions in one SQLite file: a process killed mid-wait leaves them resumable.
 
     Each save is one transaction (the header, the changed operations, the new events),
     so a kill between two saves leaves the previous, consistent record. The first save
     of an execution in a process writes it whole; later ones write what changed. Safe to
-    share between threads of one process; one process writes a file at a time.
+    share between threads of one process.
+
+    One process writes a file at a time: opening it raises ``StoreInUseError`` while
+    another process has it open for writing (until that one closes it or dies).
+    ``read_only=True`` opens it for reading only, beside its writer (``durable history``
+    while ``durable serve`` runs); the file must then exist. The file is in WAL mode, so
+    readers never wait for the writer.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
         # Events this store has written per execution, which are those the file holds.
         self._events_written: dict[str, int] = {}
+        self._owner_key: Path | None = None
+        if read_only:
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._owner_key = _OwnerLock.acquire(self.path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        # A commit survives the process being killed (not a power cut) without an fsync.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         with self._db:
             for statement in _SCHEMA:
                 self._db.execute(statement)
 
+    def advertise(self, endpoint: str) -> None:
+        """Tell a process refused this store where its owner takes API calls, so that a
+        ``durable callback --store`` can go through it instead."""
+        if self._owner_key is not None:
+            _OwnerLock.describe(self._owner_key, StoreOwner(os.getpid(), _command(), endpoint))
+
     def save(self, execution: StoredExecution) -> None:
+        if self.read_only:
+            raise PermissionError(f"the store {self.path} was opened read-only")
         with self._lock:
             try:
                 with self._db:
@@ -378,4 +510,8 @@ class SqliteStore:
         return StoredExecution._from_header(data, operations, events)
 
     def close(self) -> None:
+        """Close the file and, with the process's last store of it, give up writing it."""
         self._db.close()
+        if self._owner_key is not None:
+            _OwnerLock.release(self._owner_key)
+            self._owner_key = None
