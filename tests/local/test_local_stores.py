@@ -146,6 +146,53 @@ def test_a_service_killed_during_an_invocation_records_it_as_crashed(tmp_path: P
     assert result.event_types.count("StepStarted") == 1
 
 
+def test_service_restarts_during_a_long_invocation_are_not_handler_crashes(
+    tmp_path: Path,
+) -> None:
+    """The service process dies mid-invocation more often than the handler may crash: the
+    execution carries on, each step done before a restart is replayed, never re-run."""
+    store_path = tmp_path / "durable.sqlite3"
+    restarts = 7
+    runs: dict[str, int] = {}
+
+    def workflow(event: Any, ctx: DurableContext) -> int:
+        total = 0
+        for i in range(restarts + 1):
+
+            def add(_: Any, i: int = i) -> int:
+                runs[f"s{i}"] = runs.get(f"s{i}", 0) + 1
+                if i < restarts and runs[f"s{i}"] == 1:
+                    # Checkpointed up to the previous step: the service dies in this body.
+                    raise ProcessKilled
+                return i
+
+            total += ctx.step(add, name=f"s{i}")
+        return total
+
+    for _ in range(restarts):
+        service = LocalService(store=SqliteStore(store_path), max_invocation_attempts=3)
+        service.register("long", run(workflow))
+        with pytest.raises(ProcessKilled):
+            if service.store.list_executions():
+                service.resume_all()
+            else:
+                service.run("long")
+    service = LocalService(store=SqliteStore(store_path), max_invocation_attempts=3)
+    service.register("long", run(workflow))
+    [result] = service.resume_all()
+
+    assert result.status is ExecutionStatus.SUCCEEDED, result.error
+    assert result.result == sum(range(restarts + 1))
+    assert result.invocations == restarts + 1
+    crashed = [
+        e["InvocationCompletedDetails"]["Error"]["Payload"]["ErrorType"]
+        for e in result.history
+        if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+    ]
+    assert crashed == ["Runtime.ExitError"] * restarts
+    assert result.event_types.count("StepSucceeded") == restarts + 1
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_stores_give_back_what_was_saved(kind: str, tmp_path: Path) -> None:
     store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "s.sqlite3")

@@ -174,7 +174,9 @@ class LocalService:
 
     ``max_invocation_attempts`` consecutive crashed invocations (a handler that raises
     instead of returning a status) fail the execution, each retry ``invocation_retry_delay``
-    seconds after the crash, like AWS's local runner. With ``VirtualClock`` (the
+    seconds after the crash, like AWS's local runner. An invocation cut short because the
+    service's own process stopped (found when a new service loads the execution) is
+    invoked again at once and never counted. With ``VirtualClock`` (the
     default) every wait and delay is skipped; with ``RealClock`` the service sleeps.
 
     A ``ctx.invoke`` (CHAINED_INVOKE) names a function: the one registered under that
@@ -758,14 +760,16 @@ class LocalService:
             chained_invokes=execution.chained_invokes,
         )
         if execution.invocation_started_at is not None:
-            # The service that ran this invocation stopped before it returned.
+            # The service that ran this invocation stopped before it returned. The history
+            # shows the invocation ended without an answer, but the service's process died,
+            # not the handler: it is not counted among the handler's failed attempts (a
+            # long invocation must survive any number of service restarts).
             crash = _error("Runtime.ExitError", "the local service stopped during the invocation")
             event = invocation_completed_event(
                 execution.invocation_started_at, self.clock.now(), str(uuid.uuid4()), crash
             )
             execution.invocation_started_at = None
             append_event(execution.events, event)
-            self._invocation_failed(execution, crash)
             if execution.status is ExecutionStatus.RUNNING:
                 execution.invoke_at = self.clock.now()
             self._persist(arn)
