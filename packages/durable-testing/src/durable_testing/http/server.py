@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -39,7 +40,14 @@ from durable_testing.http.shapes import (
 )
 from durable_testing.local_service import LocalService
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "OPERATIONS", "FaultSwitch", "LambdaApiServer"]
+__all__ = [
+    "DEFAULT_CONNECTION_TIMEOUT",
+    "DEFAULT_MAX_BODY_BYTES",
+    "LISTEN_BACKLOG",
+    "OPERATIONS",
+    "FaultSwitch",
+    "LambdaApiServer",
+]
 
 OPERATIONS = (
     "CheckpointDurableExecution",
@@ -54,6 +62,13 @@ OPERATIONS = (
 )
 DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024
 """Above the 6 MB payload CheckpointDurableExecution accepts, plus the envelope."""
+DEFAULT_CONNECTION_TIMEOUT = 60.0
+"""Seconds a connection may stay silent (mid-request or idle between keep-alive requests)
+before the server closes it: a client that went away without closing its connection
+(half-open) holds a server thread only that long. boto3 answers in far less."""
+LISTEN_BACKLOG = 1024
+"""Connections the kernel queues before the server accepts them (socketserver's default
+is 5: a burst of 200 clients then stalled for up to a minute in SYN retransmits)."""
 
 _log = logging.getLogger("durable_testing.http")
 _ROUTES = [
@@ -101,11 +116,29 @@ class FaultSwitch:
         return ApiError(code, f"injected {code} for {operation}")
 
 
+class _HttpServer(ThreadingHTTPServer):
+    """A thread per connection, a listen queue that holds a burst, and a connection that a
+    client drops or lets time out ends quietly (it is the client's doing, not an error)."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            _log.debug("connection from %s ended: %r", client_address, error)
+        else:
+            _log.exception("connection from %s failed", client_address)
+
+
 class LambdaApiServer:
     """Serves ``service`` on ``host:port`` (port 0 picks a free one) and drives its executions.
 
     Use it as a context manager, or ``start()`` / ``stop()``; ``endpoint_url`` is what
-    a boto3 client needs. ``poll_interval`` is how often the scheduler looks for due work.
+    a boto3 client needs. ``poll_interval`` is how often the scheduler looks for due work
+    (and how soon ``stop()`` returns); ``connection_timeout`` how long a connection may
+    stay silent before it is closed. The socket listens from construction on: connections
+    made before ``start()`` wait in the listen queue.
     """
 
     def __init__(
@@ -116,15 +149,16 @@ class LambdaApiServer:
         *,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         poll_interval: float = 0.02,
+        connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT,
     ) -> None:
         self.service = service
         self.max_body_bytes = max_body_bytes
         self.poll_interval = poll_interval
+        self.connection_timeout = connection_timeout
         self.faults = FaultSwitch()
         self.api = DurableApi(service)
         self.console = Console(service, self.dispatch)
-        self._http = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._http.daemon_threads = True
+        self._http = _HttpServer((host, port), _handler_class(self))
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -135,7 +169,12 @@ class LambdaApiServer:
 
     def start(self) -> LambdaApiServer:
         self._threads = [
-            threading.Thread(target=self._http.serve_forever, name="durable-http", daemon=True),
+            threading.Thread(
+                target=self._http.serve_forever,
+                kwargs={"poll_interval": self.poll_interval},
+                name="durable-http",
+                daemon=True,
+            ),
             threading.Thread(target=self._schedule, name="durable-scheduler", daemon=True),
         ]
         for thread in self._threads:
@@ -239,6 +278,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
 def _handler_class(server: LambdaApiServer) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = server.connection_timeout
 
         def do_GET(self) -> None:
             self._answer()
