@@ -17,6 +17,8 @@ from durable_closure import run
 from durable_testing import LocalService
 from durable_testing.http import LambdaApiServer
 
+from tests.http.support import lambda_client, start_execution, wait_for_end
+
 CLIENTS = 200
 
 
@@ -98,3 +100,32 @@ def test_a_body_shorter_than_its_content_length_is_dropped() -> None:
         connection.close()
 
     assert answers == [b"", 200]
+
+
+def test_a_new_execution_is_invoked_while_another_invocation_runs() -> None:
+    """Every invocation has a driver of its own: a long one delays no other execution."""
+    service = LocalService()
+    second_invoked = threading.Event()
+    first_running = threading.Event()
+    saw_second: list[bool] = []
+
+    def long(event: Any, lambda_context: Any) -> dict[str, Any]:
+        first_running.set()
+        saw_second.append(second_invoked.wait(timeout=10))
+        return {"Status": "SUCCEEDED", "Result": "1"}
+
+    def short(event: Any, lambda_context: Any) -> dict[str, Any]:
+        second_invoked.set()
+        return {"Status": "SUCCEEDED", "Result": "2"}
+
+    service.register("long", long)
+    service.register("short", short)
+    with LambdaApiServer(service) as server:
+        client = lambda_client(server.endpoint_url)
+        first = start_execution(server.endpoint_url, "long", None, "long-1")
+        assert first_running.wait(timeout=10)
+        second = start_execution(server.endpoint_url, "short", None, "short-1")
+        ended = [wait_for_end(client, arn)["Status"] for arn in (first, second)]
+
+    assert saw_second == [True], "the short execution waited for the long invocation"
+    assert ended == ["SUCCEEDED", "SUCCEEDED"]

@@ -4,11 +4,12 @@ boto3's ``lambda`` client with ``endpoint_url`` pointed here works unchanged, so
 ``durable_core.LambdaBackend``, AWS's own SDK and any tool that speaks the API can
 run against the local service. Routes, request checks and response encoding come
 from boto3's service model; executions are started with dex-local-runner's
-``POST /start-durable-execution``. A scheduler thread drives every unfinished
-execution (invocations run in-process, timers fire on the service's clock). No lock
-is held while a handler runs, so a handler may call any route of this server (its
+``POST /start-durable-execution``. A scheduler thread hands every execution with work
+due to a driver thread of its own (invocations run in-process, timers fire on the
+service's clock), so a long invocation delays no other execution. No lock is held
+while a handler runs, so a handler may call any route of this server (its
 checkpoints, a callback answer, a new execution): ``LocalService`` is thread-safe
-and holds its own lock only around its bookkeeping.
+and locks each execution only around its bookkeeping.
 
 Only stdlib ``http.server``: it binds ``127.0.0.1`` by default and is meant for a
 laptop or a test, not for a network.
@@ -161,6 +162,9 @@ class LambdaApiServer:
         self._http = _HttpServer((host, port), _handler_class(self))
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._driving: set[str] = set()
+        self._driving_lock = threading.Lock()
+        self._driven = threading.Condition(self._driving_lock)
 
     @property
     def endpoint_url(self) -> str:
@@ -187,6 +191,8 @@ class LambdaApiServer:
         self._http.shutdown()
         for thread in self._threads:
             thread.join(timeout)
+        with self._driving_lock:
+            self._driven.wait_for(lambda: not self._driving, timeout)
         self._http.server_close()
 
     def serve_forever(self) -> None:
@@ -211,24 +217,47 @@ class LambdaApiServer:
     # -- scheduling ---------------------------------------------------------------
 
     def _schedule(self) -> None:
-        """Drive each unfinished execution a little at a time, so none starves the others.
+        """Hand each execution with work due to a driver thread of its own, so a long
+        invocation delays no other execution (as on Lambda, every invocation runs in its
+        own environment): a new execution is invoked within a poll interval however
+        busy the others are.
 
         The store's unfinished executions (a restart) are loaded once; after that the
         service knows every execution started through it. Nothing is locked here: the
-        service locks its own state, and never while a handler runs.
+        service locks each execution's state, and never while a handler runs.
         """
-        arns = [e.arn for e in self.service.store.list_executions(unfinished_only=True)]
+        for stored in self.service.store.list_executions(unfinished_only=True):
+            self._drive_apart(stored.arn)
         while not self._stopping.wait(self.poll_interval):
-            for arn in arns:
-                if self._stopping.is_set():
-                    return
-                try:
-                    self.service.run_until_complete(arn, timeout=self.poll_interval)
-                except TimeoutError:
-                    continue
-                except Exception:
-                    _log.exception("the scheduler could not drive %s", arn)
-            arns = self.service.unfinished()
+            try:
+                due = self.service.due()
+            except Exception:
+                _log.exception("the scheduler could not list the executions due")
+                continue
+            for arn in due:
+                self._drive_apart(arn)
+
+    def _drive_apart(self, arn: str) -> None:
+        """Drive ``arn`` for a poll interval on a thread of its own, unless one already is."""
+        with self._driving_lock:
+            if arn in self._driving or self._stopping.is_set():
+                return
+            self._driving.add(arn)
+        threading.Thread(
+            target=self._drive, args=(arn,), name="durable-driver", daemon=True
+        ).start()
+
+    def _drive(self, arn: str) -> None:
+        try:
+            self.service.run_until_complete(arn, timeout=self.poll_interval)
+        except TimeoutError:
+            pass
+        except Exception:
+            _log.exception("the scheduler could not drive %s", arn)
+        finally:
+            with self._driving_lock:
+                self._driving.discard(arn)
+                self._driven.notify_all()
 
     # -- requests -----------------------------------------------------------------
 
