@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +22,9 @@ from durable_testing import (
     StoredExecution,
     VirtualClock,
 )
+from durable_testing.http import LambdaApiServer
+
+from tests.http.support import lambda_client, wait_for_end
 
 from . import resumable_workflow
 
@@ -209,3 +213,36 @@ def test_stores_give_back_what_was_saved(kind: str, tmp_path: Path) -> None:
     assert isinstance(loaded.events[0]["EventTimestamp"], dt.datetime)
     assert store.load("arn:missing") is None
     assert [e.arn for e in store.list_executions()] == [arn]
+
+
+def test_an_unreadable_record_fails_its_execution_and_no_other(tmp_path: Path) -> None:
+    store_path = tmp_path / "durable.sqlite3"
+
+    def approval(event: Any, ctx: DurableContext) -> str:
+        return str(ctx.wait_for_callback(lambda callback_id, _: None, name="approve"))
+
+    first = LocalService(store=SqliteStore(store_path))
+    first.register("approval", run(approval))
+    bad = first.run("approval", execution_name="bad").arn
+    good = first.run("approval", execution_name="good").arn
+    [pending] = first.callbacks(good)
+    first.store.close()  # type: ignore[attr-defined]
+    with sqlite3.connect(store_path) as db:
+        db.execute("UPDATE operations SET body = '{\"Id\": ' WHERE arn = ?", (bad,))
+
+    second = LocalService(store=SqliteStore(store_path))
+    second.register("approval", run(approval))
+    with LambdaApiServer(second) as server:
+        client = lambda_client(server.endpoint_url)
+        listed = client.list_durable_executions_by_function(FunctionName="approval")
+        described = client.get_durable_execution(DurableExecutionArn=bad)
+        client.send_durable_execution_callback_success(CallbackId=pending.callback_id, Result=b"7")
+        ended = wait_for_end(client, good)
+
+    statuses = {e["DurableExecutionName"]: e["Status"] for e in listed["DurableExecutions"]}
+    assert statuses == {"bad": "FAILED", "good": "RUNNING"}
+    assert described["Status"] == "FAILED"
+    assert described["Error"]["ErrorType"] == "durable_testing.stores.UnreadableRecordError"
+    assert bad in described["Error"]["ErrorMessage"]
+    assert ended["Status"] == "SUCCEEDED"
+    assert ended["Result"] == '"7"'

@@ -441,9 +441,11 @@ class LocalService:
         assert child.parent_arn is not None and child.parent_operation_id is not None
         parent = self._load(child.parent_arn)
         with self._locked(parent.arn):
+            if parent.status is not ExecutionStatus.RUNNING:
+                return  # the caller ended meanwhile: nobody waits for it
             operation = self.backend.executions[parent.arn].operations[child.parent_operation_id]
-            if operation.status.is_terminal or parent.status is not ExecutionStatus.RUNNING:
-                return  # the caller cancelled the invoke or ended meanwhile: nobody waits
+            if operation.status.is_terminal:
+                return  # the caller cancelled the invoke
             succeeded = child.status is ExecutionStatus.SUCCEEDED
             self.backend.complete(
                 child.parent_arn,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from durable_core.backends.memory import CallbackState, ChainedInvokeState
+from durable_core.errors import qualified_type_name
 from durable_core.types import ErrorObject, Operation
 
 from durable_testing.history import HistoryEvent
@@ -41,6 +42,7 @@ __all__ = [
     "StoreInUseError",
     "StoreOwner",
     "StoredExecution",
+    "UnreadableRecordError",
 ]
 
 
@@ -287,6 +289,7 @@ _SCHEMA = (
     )
     """,
 )
+_SELECT_EXECUTIONS = "SELECT arn, function_name, started_at, record FROM executions"
 _UPSERT_OPERATION = (
     "INSERT INTO operations (arn, id, body) VALUES (?, ?, ?)"
     " ON CONFLICT (arn, id) DO UPDATE SET body = excluded.body"
@@ -390,6 +393,18 @@ def _read_owner(fd: int) -> StoreOwner | None:
         return None
 
 
+class UnreadableRecordError(Exception):
+    """A stored execution whose rows cannot be read back: it is reported ``FAILED`` with
+    this error type (``durable_testing.stores.UnreadableRecordError``), the rest go on."""
+
+
+def _started_at(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return dt.datetime.fromtimestamp(0, dt.UTC)
+
+
 class SqliteStore:
     """Executions in one SQLite file: a process killed mid-wait leaves them resumable.
 
@@ -480,16 +495,38 @@ class SqliteStore:
 
     def load(self, arn: str) -> StoredExecution | None:
         with self._lock:
-            row = self._db.execute("SELECT record FROM executions WHERE arn = ?", (arn,)).fetchone()
-            return self._read(arn, row[0]) if row else None
+            row = self._db.execute(_SELECT_EXECUTIONS + " WHERE arn = ?", (arn,)).fetchone()
+            return self._read_or_mark(*row) if row else None
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]:
-        query = "SELECT arn, record FROM executions"
+        query = _SELECT_EXECUTIONS
         if unfinished_only:
             query += " WHERE status = 'RUNNING'"
         with self._lock:
             rows = self._db.execute(query + " ORDER BY started_at").fetchall()
-            return [self._read(arn, record) for arn, record in rows]
+            return [self._read_or_mark(*row) for row in rows]
+
+    def _read_or_mark(
+        self, arn: str, function_name: str, started_at: str, record: str
+    ) -> StoredExecution:
+        """The stored execution; one whose rows cannot be read (a corrupt file, a foreign
+        write) comes back ``FAILED`` with ``UnreadableRecordError``, and its rows are left
+        as they are: one bad record harms one execution, never the listing of the others
+        nor the scheduling of theirs."""
+        try:
+            return self._read(arn, record)
+        except Exception as exc:
+            error = UnreadableRecordError(f"the stored record of {arn} cannot be read: {exc!r}")
+            return StoredExecution(
+                arn=arn,
+                function_name=function_name,
+                status=ExecutionStatus.FAILED,
+                operations=[],
+                token="",
+                token_seq=0,
+                start_timestamp=_started_at(started_at),
+                error=ErrorObject(error_type=qualified_type_name(error), error_message=str(error)),
+            )
 
     def _read(self, arn: str, record: str) -> StoredExecution:
         data = json.loads(record, object_hook=_decode_datetimes)

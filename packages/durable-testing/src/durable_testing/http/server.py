@@ -226,8 +226,11 @@ class LambdaApiServer:
         service knows every execution started through it. Nothing is locked here: the
         service locks each execution's state, and never while a handler runs.
         """
-        for stored in self.service.store.list_executions(unfinished_only=True):
-            self._drive_apart(stored.arn)
+        try:
+            for stored in self.service.store.list_executions(unfinished_only=True):
+                self._drive_apart(stored.arn)
+        except Exception:
+            _log.exception("the scheduler could not list the store's unfinished executions")
         while not self._stopping.wait(self.poll_interval):
             try:
                 due = self.service.due()
