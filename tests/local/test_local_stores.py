@@ -234,8 +234,8 @@ def test_an_unreadable_record_fails_its_execution_and_no_other(tmp_path: Path) -
     second.register("approval", run(approval))
     with LambdaApiServer(second) as server:
         client = lambda_client(server.endpoint_url)
-        listed = client.list_durable_executions_by_function(FunctionName="approval")
         described = client.get_durable_execution(DurableExecutionArn=bad)
+        listed = client.list_durable_executions_by_function(FunctionName="approval")
         client.send_durable_execution_callback_success(CallbackId=pending.callback_id, Result=b"7")
         ended = wait_for_end(client, good)
 

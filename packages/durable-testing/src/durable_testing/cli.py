@@ -27,7 +27,13 @@ from durable_core.types import Operation, OperationUpdate
 
 from durable_testing.clock import Clock, RealClock, VirtualClock
 from durable_testing.local_service import LocalService
-from durable_testing.stores import ExecutionStore, SqliteStore, StoredExecution, StoreInUseError
+from durable_testing.stores import (
+    ExecutionStore,
+    ExecutionSummary,
+    SqliteStore,
+    StoredExecution,
+    StoreInUseError,
+)
 from durable_testing.table import format_history_table
 
 __all__ = ["DEFAULT_STORE", "load_handler", "main"]
@@ -121,6 +127,12 @@ class _ProgressStore:
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]:
         return self.inner.list_executions(unfinished_only=unfinished_only)
+
+    def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
+        return self.inner.summaries(function_name)
+
+    def callback_execution(self, callback_id: str) -> str | None:
+        return self.inner.callback_execution(callback_id)
 
 
 def _find(store: ExecutionStore, query: str) -> StoredExecution:

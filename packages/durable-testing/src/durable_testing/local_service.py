@@ -35,6 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from durable_core.backends.memory import (
+    DurableExecutionAlreadyStartedException,
     ExecutionRecord,
     InvalidParameterValueException,
     MemoryBackend,
@@ -189,6 +190,8 @@ class LocalService:
         self._lock = threading.RLock()
         self._invocation_ended = threading.Condition(self._lock)
         self._invoking: set[str] = set()
+        # Makes a name's uniqueness check and its execution's creation one step.
+        self._starting = threading.Lock()
         self.handler_backend = self.backend
         """What handlers (``use_backend``) and the HTTP server checkpoint through."""
 
@@ -205,10 +208,23 @@ class LocalService:
     def start(
         self, name: str, input_value: Any = None, *, execution_name: str | None = None
     ) -> str:
-        """Create an execution of function ``name``; returns its ARN. Nothing runs yet."""
+        """Create an execution of function ``name``; returns its ARN. Nothing runs yet.
+
+        An ``execution_name`` the function has already used raises
+        ``DurableExecutionAlreadyStartedException``, as the service does."""
         if name not in self._handlers:
             raise KeyError(f"no function registered as {name!r}; call register() first")
-        return self._create(name, json.dumps(input_value), execution_name)
+        if execution_name is None:
+            return self._create(name, json.dumps(input_value))
+        with self._starting:
+            for summary in self.store.summaries(name):
+                if _execution_name(summary.arn) == execution_name:
+                    raise DurableExecutionAlreadyStartedException(
+                        f"Execution {execution_name!r} of {name} has already been started"
+                        f" ({summary.arn}); each durable execution name must be unique"
+                        " within the function"
+                    )
+            return self._create(name, json.dumps(input_value), execution_name)
 
     def _create(
         self,
@@ -375,7 +391,7 @@ class LocalService:
         if payload is None and result is not None:
             payload = json.dumps(result)
         text = payload.decode() if isinstance(payload, bytes) else payload
-        self._answer(lambda: self.backend.send_callback_success(callback_id, text))
+        self._answer(callback_id, lambda: self.backend.send_callback_success(callback_id, text))
 
     def send_callback_failure(
         self,
@@ -389,21 +405,23 @@ class LocalService:
         error = ErrorObject(
             error_type=error_type, error_message=error_message, error_data=error_data
         )
-        self._answer(lambda: self.backend.send_callback_failure(callback_id, error))
+        self._answer(callback_id, lambda: self.backend.send_callback_failure(callback_id, error))
 
     def send_callback_heartbeat(self, callback_id: str) -> None:
         """SendDurableExecutionCallbackHeartbeat: the heartbeat timeout restarts from now.
         Raises as ``send_callback_success``."""
-        self._answer(lambda: self.backend.send_callback_heartbeat(callback_id))
+        self._answer(callback_id, lambda: self.backend.send_callback_heartbeat(callback_id))
 
-    def _answer(self, send: Callable[[], str]) -> None:
+    def _answer(self, callback_id: str, send: Callable[[], str]) -> None:
         """Apply a callback API call; the backend's change hook queues the invocation."""
         try:
             arn = send()
         except ResourceNotFoundException:
             # The id may belong to a stored execution this process has not loaded yet.
-            for stored in self.store.list_executions(unfinished_only=True):
-                self._load(stored.arn)
+            owner = self.store.callback_execution(callback_id)
+            if owner is None:
+                raise
+            self._load(owner)
             arn = send()
         with self._locked(arn):
             self._persist(arn)

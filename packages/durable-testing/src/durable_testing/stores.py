@@ -37,6 +37,7 @@ from durable_testing.history import HistoryEvent
 __all__ = [
     "ExecutionStatus",
     "ExecutionStore",
+    "ExecutionSummary",
     "MemoryStore",
     "SqliteStore",
     "StoreInUseError",
@@ -171,6 +172,18 @@ class StoredExecution:
         )
 
 
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """What a listing shows of an execution (``ListDurableExecutionsByFunction``'s
+    ``Execution``), read without its operations and history."""
+
+    arn: str
+    function_name: str
+    status: ExecutionStatus
+    start_timestamp: dt.datetime
+    end_timestamp: dt.datetime | None
+
+
 _DATETIME_TAG = "$datetime"
 
 
@@ -204,6 +217,16 @@ class ExecutionStore(Protocol):
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]: ...
 
+    def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
+        """Every execution (of ``function_name``) without operations and history, in start
+        order: what a listing needs, at a fraction of ``list_executions``'s cost."""
+        ...
+
+    def callback_execution(self, callback_id: str) -> str | None:
+        """The ARN of the execution that created callback ``callback_id``, if any: a
+        look-up, not a scan of every execution."""
+        ...
+
 
 @dataclass
 class _Kept:
@@ -226,10 +249,13 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._executions: dict[str, _Kept] = {}
+        self._callbacks: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def save(self, execution: StoredExecution) -> None:
         with self._lock:
+            for callback_id in execution.callbacks:
+                self._callbacks.setdefault(callback_id, execution.arn)
             kept = self._executions.get(execution.arn)
             changed = execution.changed_operations
             if kept is None or changed is None or len(execution.events) < len(kept.events):
@@ -256,6 +282,28 @@ class MemoryStore:
                 for kept in self._executions.values()
                 if not unfinished_only or kept.header.status is ExecutionStatus.RUNNING
             ]
+
+    def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
+        with self._lock:
+            headers = [kept.header for kept in self._executions.values()]
+        return sorted(
+            (_summary_of(h) for h in headers if function_name in (None, h.function_name)),
+            key=lambda summary: summary.start_timestamp,
+        )
+
+    def callback_execution(self, callback_id: str) -> str | None:
+        with self._lock:
+            return self._callbacks.get(callback_id)
+
+
+def _summary_of(execution: StoredExecution) -> ExecutionSummary:
+    return ExecutionSummary(
+        arn=execution.arn,
+        function_name=execution.function_name,
+        status=execution.status,
+        start_timestamp=execution.start_timestamp,
+        end_timestamp=execution.end_timestamp,
+    )
 
 
 # ``record`` holds the header; a file written before operations and events had tables of
@@ -288,6 +336,13 @@ _SCHEMA = (
         PRIMARY KEY (arn, event_id)
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS callbacks (
+        callback_id TEXT PRIMARY KEY,
+        arn TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS executions_by_function ON executions (function_name, started_at)",
 )
 _SELECT_EXECUTIONS = "SELECT arn, function_name, started_at, record FROM executions"
 _UPSERT_OPERATION = (
@@ -424,8 +479,10 @@ class SqliteStore:
         self.path = Path(path)
         self.read_only = read_only
         self._lock = threading.Lock()
-        # Events this store has written per execution, which are those the file holds.
+        # Events and callback ids (new ones come last) this store has written per
+        # execution, which are those the file holds.
         self._events_written: dict[str, int] = {}
+        self._callbacks_written: dict[str, int] = {}
         self._owner_key: Path | None = None
         if read_only:
             uri = self.path.resolve().as_uri() + "?mode=ro"
@@ -440,6 +497,30 @@ class SqliteStore:
         with self._db:
             for statement in _SCHEMA:
                 self._db.execute(statement)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Files written before listings and callback look-ups had columns and a table of
+        their own get them, filled from the records they hold."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(executions)")}
+        if "ended_at" in columns:
+            return
+        self._db.execute("ALTER TABLE executions ADD COLUMN ended_at TEXT")
+        for arn, record in self._db.execute("SELECT arn, record FROM executions").fetchall():
+            try:
+                data = json.loads(record, object_hook=_decode_datetimes)
+                ended = data.get("end_timestamp")
+                callbacks = list(data.get("callbacks") or {})
+            except (ValueError, AttributeError):
+                continue  # unreadable: listed as such (see _read_or_mark)
+            if isinstance(ended, dt.datetime):
+                self._db.execute(
+                    "UPDATE executions SET ended_at = ? WHERE arn = ?", (ended.isoformat(), arn)
+                )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO callbacks (callback_id, arn) VALUES (?, ?)",
+                [(callback_id, arn) for callback_id in callbacks],
+            )
 
     def advertise(self, endpoint: str) -> None:
         """Tell a process refused this store where its owner takes API calls, so that a
@@ -458,8 +539,10 @@ class SqliteStore:
                 # Rolled back: what the file holds of it is unknown here, so the next
                 # save writes it whole.
                 self._events_written.pop(execution.arn, None)
+                self._callbacks_written.pop(execution.arn, None)
                 raise
             self._events_written[execution.arn] = len(execution.events)
+            self._callbacks_written[execution.arn] = len(execution.callbacks)
 
     def _write(self, execution: StoredExecution) -> None:
         arn = execution.arn
@@ -481,15 +564,24 @@ class SqliteStore:
                 for index, event in enumerate(execution.events[written:], start=written)
             ],
         )
+        callbacks = list(execution.callbacks)
+        self._db.executemany(
+            "INSERT OR IGNORE INTO callbacks (callback_id, arn) VALUES (?, ?)",
+            [
+                (callback_id, arn)
+                for callback_id in callbacks[self._callbacks_written.get(arn, 0) :]
+            ],
+        )
         self._db.execute(
-            "INSERT OR REPLACE INTO executions (arn, function_name, status, started_at, record)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO executions"
+            " (arn, function_name, status, started_at, record, ended_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 arn,
                 execution.function_name,
                 execution.status.value,
                 execution.start_timestamp.isoformat(),
                 _dumps(execution._header()),
+                execution.end_timestamp.isoformat() if execution.end_timestamp else None,
             ),
         )
 
@@ -506,17 +598,49 @@ class SqliteStore:
             rows = self._db.execute(query + " ORDER BY started_at").fetchall()
             return [self._read_or_mark(*row) for row in rows]
 
+    def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
+        query = "SELECT arn, function_name, status, started_at, ended_at FROM executions"
+        parameters: tuple[str, ...] = ()
+        if function_name is not None:
+            query += " WHERE function_name = ?"
+            parameters = (function_name,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY started_at", parameters).fetchall()
+        return [
+            ExecutionSummary(
+                arn=arn,
+                function_name=function,
+                status=ExecutionStatus(status),
+                start_timestamp=_started_at(started),
+                end_timestamp=dt.datetime.fromisoformat(ended) if ended else None,
+            )
+            for arn, function, status, started, ended in rows
+        ]
+
+    def callback_execution(self, callback_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT arn FROM callbacks WHERE callback_id = ?", (callback_id,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
     def _read_or_mark(
         self, arn: str, function_name: str, started_at: str, record: str
     ) -> StoredExecution:
         """The stored execution; one whose rows cannot be read (a corrupt file, a foreign
-        write) comes back ``FAILED`` with ``UnreadableRecordError``, and its rows are left
-        as they are: one bad record harms one execution, never the listing of the others
-        nor the scheduling of theirs."""
+        write) comes back ``FAILED`` with ``UnreadableRecordError``, and only its status
+        column is changed (its rows are kept for a post-mortem): one bad record harms one
+        execution, never the listing of the others nor the scheduling of theirs."""
         try:
             return self._read(arn, record)
         except Exception as exc:
             error = UnreadableRecordError(f"the stored record of {arn} cannot be read: {exc!r}")
+            if not self.read_only:
+                # Listings (which read no records) show it failed from now on.
+                with self._db:
+                    self._db.execute(
+                        "UPDATE executions SET status = 'FAILED' WHERE arn = ?", (arn,)
+                    )
             return StoredExecution(
                 arn=arn,
                 function_name=function_name,

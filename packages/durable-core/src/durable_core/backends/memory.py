@@ -44,6 +44,7 @@ __all__ = [
     "CallbackState",
     "CallbackTimeoutException",
     "ChainedInvokeState",
+    "DurableExecutionAlreadyStartedException",
     "ExecutionRecord",
     "InvalidParameterValueException",
     "MemoryBackend",
@@ -120,6 +121,14 @@ class InvalidParameterValueException(ServiceError):
 
     code = "InvalidParameterValueException"
     status_code = 400
+
+
+class DurableExecutionAlreadyStartedException(ServiceError):
+    """As the service model documents it: "Each durable execution name must be unique
+    within the function"."""
+
+    code = "DurableExecutionAlreadyStartedException"
+    status_code = 409
 
 
 class CallbackTimeoutException(ServiceError):
@@ -342,6 +351,15 @@ class MemoryBackend:
             if checkpoint_token != record.token:
                 raise CheckpointError(
                     "Invalid checkpoint token: it is not the newest token of this execution",
+                    retryable=False,
+                    error_code="InvalidParameterValueException",
+                )
+            ended = record.execution_operation.status
+            if ended.is_terminal:
+                # As AWS's runner: an ended execution (stopped while an invocation ran, or
+                # completed by it) takes no more checkpoints.
+                raise CheckpointError(
+                    f"Invalid checkpoint token: the execution has ended ({ended.value})",
                     retryable=False,
                     error_code="InvalidParameterValueException",
                 )

@@ -17,11 +17,13 @@ laptop or a test, not for a network.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
 import threading
 import uuid
+import warnings
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -159,6 +161,14 @@ class LambdaApiServer:
         self.faults = FaultSwitch()
         self.api = DurableApi(service)
         self.console = Console(service, self.dispatch)
+        if not _is_loopback(host):
+            message = (
+                f"serving the durable execution API on {host}, which is not a loopback address:"
+                " anyone who can reach it can start executions and complete callbacks"
+                " (there is no authentication); bind 127.0.0.1 unless you mean it"
+            )
+            _log.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=2)
         self._http = _HttpServer((host, port), _handler_class(self))
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -295,6 +305,15 @@ class LambdaApiServer:
         except (RequestShapeError, WireFormatError) as exc:
             raise invalid_parameter(f"{operation}: {exc}") from None
         return int(model.http.get("responseCode", 200)), encode_response(model.output_shape, answer)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
