@@ -414,6 +414,12 @@ class MemoryBackend:
                     retryable=False,
                     error_code="InvalidParameterValueException",
                 )
+            if marker and not marker.isdigit():
+                raise CheckpointError(
+                    f"Invalid Marker {marker!r}",
+                    retryable=False,
+                    error_code="InvalidParameterValueException",
+                )
             ops = list(record.operations.values())
             start = int(marker) if marker else 0
             end = start + self.page_size

@@ -347,15 +347,21 @@ def _handler_class(server: LambdaApiServer) -> Callable[..., BaseHTTPRequestHand
             self._answer()
 
         def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > server.max_body_bytes:
-                too_large = ApiError(
+            declared = self.headers.get("Content-Length") or "0"
+            refusal = None
+            if not declared.isdigit():
+                # The body's end is unknown: answer, and close the connection.
+                refusal = invalid_parameter(f"Invalid Content-Length {declared!r}")
+            elif int(declared) > server.max_body_bytes:
+                refusal = ApiError(
                     "RequestTooLargeException",
                     f"Request must be smaller than {server.max_body_bytes} bytes",
                 )
+            if refusal is not None:
                 self.close_connection = True
-                self._send(too_large.status, too_large.body(), too_large.code)
+                self._send(refusal.status, refusal.body(), refusal.code)
                 return
+            length = int(declared)
             body = self.rfile.read(length) if length else b""
             if server.console.answer(self, body):
                 return
