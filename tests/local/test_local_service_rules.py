@@ -16,6 +16,7 @@ from durable_core import CheckpointError, DurableContext
 from durable_core.backends.memory import (
     CallbackTimeoutException,
     DurableExecutionAlreadyStartedException,
+    InvalidParameterValueException,
 )
 from durable_core.types import OperationAction, OperationType, OperationUpdate
 from durable_testing import ExecutionStatus, LocalService, SqliteStore
@@ -103,3 +104,32 @@ def test_serving_beyond_loopback_warns_before_binding() -> None:
     warning, so nothing is ever exposed by this test."""
     with pytest.warns(UserWarning, match="not a loopback address"), pytest.raises(OSError):
         LambdaApiServer(LocalService(), host="192.0.2.1")
+
+
+def test_a_server_service_forgets_what_ended_and_reads_it_back_from_the_store(
+    tmp_path: Path,
+) -> None:
+    """``keep_finished=False`` (``durable serve``): memory holds only what still runs."""
+    service = LocalService(store=SqliteStore(tmp_path / "s.sqlite3"), keep_finished=False)
+    service.register("approval", run(_approval))
+    service.register("echo", run(lambda event, ctx: ctx.step(lambda _: event, name="echo")))
+    service.register("caller", run(lambda event, ctx: ctx.invoke("echo", event, name="call")))
+    waiting = service.run("approval").arn
+    [pending] = service.callbacks(waiting)
+    done = [service.run("echo", n).arn for n in range(3)] + [service.run("caller", 9).arn]
+
+    assert list(service.backend.executions) == [waiting]
+    assert service.backend.calls == []
+    service.send_callback_success(pending.callback_id, "ok")
+    answered = service.run_until_complete(waiting)
+
+    assert answered.result == '"ok"'
+    assert list(service.backend.executions) == []
+    assert [service.describe(arn).result for arn in done] == [0, 1, 2, 9]
+    assert service.describe(done[0]).event_types[-1] == "ExecutionSucceeded"
+    with pytest.raises(CallbackTimeoutException):
+        service.send_callback_success(pending.callback_id, "again")
+    with pytest.raises(InvalidParameterValueException):
+        service.stop(waiting)
+    assert service.callbacks(waiting) == []
+    assert list(service.backend.executions) == []

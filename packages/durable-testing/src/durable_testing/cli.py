@@ -321,7 +321,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     clock: Clock = RealClock() if args.real_time else VirtualClock()
     store = _open_store(args.store, must_exist=False)
-    service = LocalService(store=store, clock=clock)
+    service = LocalService(store=store, clock=clock, keep_finished=False)
     specs: dict[str, str] = {}
     for registration in args.register:
         name, _, spec = registration.partition("=")

@@ -23,13 +23,14 @@ again once the invocation returns.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -159,6 +160,10 @@ class LocalService:
     name, or under the function-name part of a Lambda ARN, runs as an execution of its
     own in this service, and its result or error completes the caller's operation. An
     unknown name fails the operation at once with ``ResourceNotFoundException``.
+
+    ``keep_finished=False`` (a long-running server, ``durable serve``) drops an execution
+    from memory once it has ended and is saved, and records no ``backend.calls``: memory
+    stays bounded however many executions run, and what ended is read from the store.
     """
 
     def __init__(
@@ -168,13 +173,16 @@ class LocalService:
         *,
         max_invocation_attempts: int = 5,
         invocation_retry_delay: float = 5.0,
+        keep_finished: bool = True,
     ) -> None:
         self.store: ExecutionStore = store if store is not None else MemoryStore()
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.max_invocation_attempts = max_invocation_attempts
         self.invocation_retry_delay = invocation_retry_delay
+        self.keep_finished = keep_finished
         self.backend = MemoryBackend(
             self.clock.now,
+            record_calls=keep_finished,
             on_changes=self._record_changes,
             on_checkpoint=self._persist,
             resolve_function=self._check_function,
@@ -293,23 +301,31 @@ class LocalService:
         a test can then answer a callback before a later timer fires.
         """
         self._load(arn)
-        self._drive([arn], timeout, until)
-        return self.describe(arn)
+        try:
+            self._drive([arn], timeout, until)
+            return self.describe(arn)
+        finally:
+            self._forget_if_finished(arn)
 
     def resume_all(self, *, timeout: float = 60.0) -> list[ExecutionResult]:
         """Drive every unfinished execution of the store, e.g. after a restart."""
         arns = [e.arn for e in self.store.list_executions(unfinished_only=True)]
         for arn in arns:
             self._load(arn)
-        self._drive(arns, timeout)
-        return [self.describe(arn) for arn in arns]
+        try:
+            self._drive(arns, timeout)
+            return [self.describe(arn) for arn in arns]
+        finally:
+            for arn in arns:
+                self._forget_if_finished(arn)
 
     def describe(self, arn: str) -> ExecutionResult:
         with self._lock:
             loaded = self._executions.get(arn)
-        if loaded is None:
+            record = self.backend.executions.get(arn)
+        if loaded is None or record is None:
             return self._result(self.store.load(arn), arn)
-        with self._locked(arn):
+        with record.lock:
             return self._result(loaded, arn)
 
     def _result(self, execution: StoredExecution | None, arn: str) -> ExecutionResult:
@@ -347,34 +363,39 @@ class LocalService:
         Its pending timers and callbacks are abandoned; a chained invoke waiting on it
         ends STOPPED too.
         """
-        execution = self._load(arn)
-        with self._locked(arn):
-            if execution.status is not ExecutionStatus.RUNNING:
-                raise InvalidParameterValueException(
-                    f"Execution {arn} has already ended ({execution.status.value})"
-                )
-            self._complete(execution, error=error, status=ExecutionStatus.STOPPED)
-            self._persist(arn)
-            assert execution.end_timestamp is not None
-            return execution.end_timestamp
+        try:
+            with self._held(arn) as execution:
+                if execution.status is not ExecutionStatus.RUNNING:
+                    raise InvalidParameterValueException(
+                        f"Execution {arn} has already ended ({execution.status.value})"
+                    )
+                self._complete(execution, error=error, status=ExecutionStatus.STOPPED)
+                self._persist(arn)
+                assert execution.end_timestamp is not None
+                return execution.end_timestamp
+        finally:
+            self._forget_if_finished(arn)
 
     def callbacks(self, arn: str) -> list[PendingCallback]:
         """The callbacks of ``arn`` still waiting for an answer, in creation order."""
-        self._load(arn)
-        with self._locked(arn):
-            record = self.backend.executions[arn]
-            deadlines = {d.operation_id: d.at for d in self.backend.callback_deadlines(arn)}
-            return [
-                PendingCallback(
-                    callback_id=callback_id,
-                    operation_id=state.operation_id,
-                    name=op.name,
-                    parent_id=op.parent_id,
-                    deadline=deadlines.get(op.id),
-                )
-                for callback_id, state in record.callbacks.items()
-                if (op := record.operations[state.operation_id]).status is OperationStatus.STARTED
-            ]
+        try:
+            with self._held(arn):
+                record = self.backend.executions[arn]
+                deadlines = {d.operation_id: d.at for d in self.backend.callback_deadlines(arn)}
+                return [
+                    PendingCallback(
+                        callback_id=callback_id,
+                        operation_id=state.operation_id,
+                        name=op.name,
+                        parent_id=op.parent_id,
+                        deadline=deadlines.get(op.id),
+                    )
+                    for callback_id, state in record.callbacks.items()
+                    if (op := record.operations[state.operation_id]).status
+                    is OperationStatus.STARTED
+                ]
+        finally:
+            self._forget_if_finished(arn)
 
     def send_callback_success(
         self, callback_id: str, result: Any = None, *, payload: str | bytes | None = None
@@ -422,9 +443,14 @@ class LocalService:
             if owner is None:
                 raise
             self._load(owner)
-            arn = send()
-        with self._locked(arn):
-            self._persist(arn)
+            try:
+                arn = send()
+            finally:
+                self._forget_if_finished(owner)
+        record = self.backend.executions.get(arn)
+        if record is not None:  # else it ended meanwhile, and was saved and forgotten
+            with record.lock:
+                self._persist(arn)
 
     # -- chained invokes ----------------------------------------------------------
 
@@ -457,8 +483,7 @@ class LocalService:
     def _complete_chained_invoke(self, child: StoredExecution) -> None:
         """A chained execution ended: complete its caller's operation with its outcome."""
         assert child.parent_arn is not None and child.parent_operation_id is not None
-        parent = self._load(child.parent_arn)
-        with self._locked(parent.arn):
+        with self._held(child.parent_arn) as parent:
             if parent.status is not ExecutionStatus.RUNNING:
                 return  # the caller ended meanwhile: nobody waits for it
             operation = self.backend.executions[parent.arn].operations[child.parent_operation_id]
@@ -518,7 +543,11 @@ class LocalService:
 
     def _with_chained(self, arns: set[str]) -> set[str]:
         """The running executions among ``arns`` and those their chained invokes started."""
-        running = {a for a in arns if self._executions[a].status is ExecutionStatus.RUNNING}
+        running = {
+            a
+            for a in arns
+            if (e := self._executions.get(a)) is not None and e.status is ExecutionStatus.RUNNING
+        }
         grown = True
         while grown:
             children = {
@@ -545,9 +574,15 @@ class LocalService:
         return timers
 
     def _next_due(self, arn: str) -> dt.datetime | None:
-        with self._locked(arn):
+        record = self.backend.executions.get(arn)
+        if record is None:
+            return None  # ended and forgotten meanwhile
+        with record.lock:
+            execution = self._executions.get(arn)
+            if execution is None:
+                return None
             candidates = self._timers(arn)
-            invoke_at = self._executions[arn].invoke_at
+            invoke_at = execution.invoke_at
         if invoke_at is not None:
             candidates.append(invoke_at)
         return min(candidates) if candidates else None
@@ -574,14 +609,47 @@ class LocalService:
         """The lock of a loaded execution: its backend record's."""
         return self.backend.executions[arn].lock
 
+    @contextlib.contextmanager
+    def _held(self, arn: str) -> Iterator[StoredExecution]:
+        """``arn`` loaded (from the store if need be) under its lock, which keeps it loaded:
+        forgetting an ended execution takes its lock too."""
+        while True:
+            execution = self._load(arn)
+            record = self.backend.executions.get(arn)
+            if record is None:
+                continue
+            with record.lock:
+                if self.backend.executions.get(arn) is record:
+                    yield execution
+                    return
+
+    def _forget_if_finished(self, arn: str) -> None:
+        """With ``keep_finished=False``, drop an execution that has ended (and was saved)
+        from memory; the store answers for it from now on."""
+        record = self.backend.executions.get(arn)
+        if self.keep_finished or record is None:
+            return
+        with record.lock, self._lock:
+            execution = self._executions.get(arn)
+            if (
+                execution is not None
+                and execution.status is not ExecutionStatus.RUNNING
+                and arn not in self._invoking
+            ):
+                del self._executions[arn]
+                self.backend.executions.pop(arn, None)
+
     def _step(self, arn: str) -> None:
         """Fire whatever is due now (the change hook queues an invocation for each), then
         invoke if an invocation is due, without holding the lock while the handler runs."""
-        with self._locked(arn):
+        record = self.backend.executions.get(arn)
+        if record is None:
+            return  # ended and forgotten meanwhile
+        with record.lock:
             with self._lock:
-                if arn in self._invoking:
+                execution = self._executions.get(arn)
+                if execution is None or arn in self._invoking:
                     return
-            execution = self._executions[arn]
             now = self.clock.now()
             for change in self.backend.fire_timers(arn, now):
                 op = change.after
@@ -611,6 +679,7 @@ class LocalService:
         with self._locked(arn):
             self._end_invocation(execution, invocation)
             self._persist(arn)
+        self._forget_if_finished(arn)
 
     # -- invocations --------------------------------------------------------------
 

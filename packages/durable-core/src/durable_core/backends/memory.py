@@ -259,6 +259,7 @@ class MemoryBackend:
         on_changes: Callable[[str, Sequence[OperationChange]], None] | None = None,
         on_checkpoint: Callable[[str], None] | None = None,
         resolve_function: Callable[[str], ErrorObject | None] | None = None,
+        record_calls: bool = True,
     ) -> None:
         """``on_changes`` sees every applied transition and ``on_checkpoint`` every accepted
         call, under the execution's lock, so concurrent checkpoints are reported in the
@@ -267,7 +268,10 @@ class MemoryBackend:
 
         ``resolve_function`` checks a CHAINED_INVOKE target at START, as the service does
         before it schedules anything: an error it returns fails the operation in the
-        checkpoint response itself. Without it every target is accepted (STARTED)."""
+        checkpoint response itself. Without it every target is accepted (STARTED).
+
+        ``record_calls=False`` keeps ``calls`` empty (a long-running service would
+        otherwise hold every update it ever received)."""
         self.clock = clock
         self.page_size = page_size
         self._on_changes = on_changes
@@ -275,6 +279,7 @@ class MemoryBackend:
         self._resolve_function = resolve_function
         self.executions: dict[str, ExecutionRecord] = {}
         self.calls: list[RecordedCall] = []
+        self._record_calls = record_calls
         # Guards ``executions`` as a whole (new executions); each record has its own lock.
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
@@ -363,7 +368,8 @@ class MemoryBackend:
                     retryable=False,
                     error_code="InvalidParameterValueException",
                 )
-            self.calls.append(RecordedCall(execution_arn, tuple(updates)))
+            if self._record_calls:
+                self.calls.append(RecordedCall(execution_arn, tuple(updates)))
             changes = self.apply(execution_arn, updates)
             self._new_token(record)
             if self._on_checkpoint is not None:
