@@ -9,6 +9,11 @@
   HTTP (``LambdaBackend`` on the server, one call per step) while a trivial execution is
   started every ``interval`` seconds; for each trivial one, the seconds from its
   ``POST /start-durable-execution`` to its first invocation: p50/p99/max.
+- ``lookups``: a SQLite store of ``executions`` finished executions served over HTTP:
+  seconds per ``ListDurableExecutionsByFunction`` page (1000 items), p50/p99/max of
+  ``clients`` concurrent lists, and seconds per unknown-callback-id answer.
+- ``memory``: bytes ``durable serve``'s service (``keep_finished=False``) still holds
+  after 1000 more ten-step executions have ended, and with ``keep_finished=True``.
 - ``kills``: a service process (SQLite store) running a long invocation of ``steps``
   steps, killed with SIGKILL ``kills`` times mid-invocation and restarted; the
   execution's outcome, the steps run twice and, while each process ran, how many
@@ -25,6 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
+import contextlib
+import gc
 import http.client
 import json
 import signal
@@ -33,11 +40,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import tracemalloc
 from typing import Any
 
 from durable_closure import run
 from durable_core import DurableContext, LambdaBackend, use_backend
-from durable_testing import LocalService, RealClock, SqliteStore, StoreInUseError
+from durable_testing import LocalService, RealClock, ServiceError, SqliteStore, StoreInUseError
 from durable_testing.http import LambdaApiServer
 
 from tests.http.support import lambda_client, start_execution
@@ -160,6 +168,85 @@ def starvation(busy: int, duration: float, interval: float) -> dict[str, Any]:
     }
 
 
+def lookups(executions: int, clients: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as directory:
+        service = LocalService(store=SqliteStore(Path(directory) / "s.sqlite3"))
+        service.register("many", run(lambda event, ctx: ctx.step(lambda _: event)))
+        for n in range(executions):
+            service.run("many", n)
+        latencies: list[float] = []
+        failures: list[str] = []
+        with LambdaApiServer(service) as server:
+            client = lambda_client(server.endpoint_url)
+            started = time.perf_counter()
+            page = client.list_durable_executions_by_function(FunctionName="many")
+            one_list = time.perf_counter() - started
+
+            def list_once() -> None:
+                begin = time.perf_counter()
+                try:
+                    lambda_client(server.endpoint_url).list_durable_executions_by_function(
+                        FunctionName="many"
+                    )
+                    latencies.append(time.perf_counter() - begin)
+                except Exception as exc:
+                    failures.append(type(exc).__name__)
+
+            threads = [threading.Thread(target=list_once) for _ in range(clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            started = time.perf_counter()
+            tries = 20
+            for _ in range(tries):
+                with contextlib.suppress(ServiceError):
+                    service.send_callback_success("dW5rbm93bg==", "x")
+            unknown = (time.perf_counter() - started) / tries
+    return {
+        "figure": "lookups",
+        "executions": executions,
+        "one_list_s": round(one_list, 4),
+        "page_items": len(page["DurableExecutions"]),
+        "next_marker": page.get("NextMarker"),
+        "concurrent_lists": clients,
+        "failed": len(failures),
+        "concurrent": percentiles(latencies),
+        "unknown_callback_s": round(unknown, 5),
+    }
+
+
+def ten_steps(event: Any, ctx: DurableContext) -> int:
+    return sum(ctx.step(lambda _, i=i: i) for i in range(10))
+
+
+def memory(executions: int) -> dict[str, Any]:
+    def retained(keep_finished: bool) -> int:
+        with tempfile.TemporaryDirectory() as directory:
+            store = SqliteStore(Path(directory) / "s.sqlite3")
+            service = LocalService(store=store, keep_finished=keep_finished)
+            service.register("w", run(ten_steps))
+            for _ in range(20):
+                service.run("w")
+            gc.collect()
+            tracemalloc.start()
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(executions):
+                service.run("w")
+            gc.collect()
+            after = tracemalloc.get_traced_memory()[0]
+            tracemalloc.stop()
+            store.close()
+            return after - before
+
+    return {
+        "figure": "memory",
+        "executions": executions,
+        "retained_bytes_serve": retained(keep_finished=False),
+        "retained_bytes_keep_finished": retained(keep_finished=True),
+    }
+
+
 def event_id(event: dict[str, Any]) -> int:
     execution = event["InitialExecutionState"]["Operations"][0]
     return int(json.loads(execution["ExecutionDetails"]["InputPayload"])["id"])
@@ -242,13 +329,17 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--only", choices=("burst", "starvation", "kills"))
+    parser.add_argument("--executions", type=int, default=4000)
+    parser.add_argument("--only", choices=("burst", "starvation", "lookups", "memory", "kills"))
     args = parser.parse_args()
     if args.quick:
         args.clients, args.busy, args.duration, args.kills = 20, 5, 1.0, 2
+        args.executions = 50
     figures = {
         "burst": lambda: burst(args.clients),
         "starvation": lambda: starvation(args.busy, args.duration, args.interval),
+        "lookups": lambda: lookups(args.executions, min(args.clients, 100)),
+        "memory": lambda: memory(min(args.executions, 1000)),
         "kills": lambda: kills(args.kills, 300),
     }
     for name, figure in figures.items():
