@@ -107,10 +107,61 @@ def burst(clients: int) -> dict[str, Any]:
     }
 
 
-def starvation(busy: int, duration: float, interval: float) -> dict[str, Any]:
+CHECKPOINTING_CLIENTS = """
+import sys, threading, boto3
+from botocore.config import Config
+stop, counts = threading.Event(), {}
+
+def checkpoint(arn, token):
+    client = boto3.session.Session().client(
+        "lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=300),
+    )
+    n = 0
+    while not stop.is_set():
+        update = {"Id": f"s{n}", "Type": "STEP", "Action": "SUCCEED", "Payload": str(n)}
+        answer = client.checkpoint_durable_execution(
+            DurableExecutionArn=arn, CheckpointToken=token, Updates=[update]
+        )
+        token, n = answer["CheckpointToken"], n + 1
+        counts[arn] = n
+
+threads = []
+for line in sys.stdin:
+    if line.strip() == "stop":
+        break
+    if line.strip() == "count":  # clients checkpointing, checkpoints so far
+        print(len(counts), sum(counts.values()), flush=True)
+        continue
+    threads.append(threading.Thread(target=checkpoint, args=line.split()))
+    threads[-1].start()
+stop.set()
+for thread in threads:
+    thread.join()
+print(len(counts), sum(counts.values()), flush=True)
+"""
+
+
+def _count(feeder: subprocess.Popen[str], lock: threading.Lock) -> tuple[int, int]:
+    """(clients that have checkpointed, checkpoints so far) of the checkpointing process."""
+    assert feeder.stdin is not None and feeder.stdout is not None
+    with lock:
+        feeder.stdin.write("count\n")
+        feeder.stdin.flush()
+        clients, checkpoints = feeder.stdout.readline().split()
+    return int(clients), int(checkpoints)
+
+
+def starvation(busy: int, duration: float, interval: float, in_process: bool) -> dict[str, Any]:
+    """``busy`` executions checkpoint step after step: by default each through a boto3
+    client of its own in another process (the handler hands it its token and waits), as
+    outside clients would; ``in_process`` runs our SDK in the handler, over HTTP."""
     stop = threading.Event()
     first_invoked: dict[int, float] = {}
     steps_done = [0]
+    feeder: subprocess.Popen[str] | None = None
+    feed_lock = threading.Lock()
 
     def busy_workflow(event: Any, ctx: DurableContext) -> int:
         n = 0
@@ -119,28 +170,50 @@ def starvation(busy: int, duration: float, interval: float) -> dict[str, Any]:
             steps_done[0] += 1
         return n
 
+    def handing_over(event: Any, lambda_context: Any) -> dict[str, Any]:
+        assert feeder is not None and feeder.stdin is not None
+        with feed_lock:
+            feeder.stdin.write(f"{event['DurableExecutionArn']} {event['CheckpointToken']}\n")
+            feeder.stdin.flush()
+        stop.wait()
+        return {"Status": "SUCCEEDED", "Result": "0"}
+
     def trivial(event: Any, lambda_context: Any) -> dict[str, Any]:
         first_invoked.setdefault(event_id(event), time.perf_counter())
         return {"Status": "SUCCEEDED", "Result": "0"}
 
-    service = LocalService(clock=RealClock())
+    service = LocalService(clock=RealClock(), keep_finished=False)
     with LambdaApiServer(service) as server:
-        over_http = LambdaBackend(lambda_client(server.endpoint_url))
-        inner = run(busy_workflow)
+        if in_process:
+            over_http = LambdaBackend(lambda_client(server.endpoint_url))
+            inner = run(busy_workflow)
 
-        def busy_handler(event: Any, lambda_context: Any) -> dict[str, Any]:
-            with use_backend(over_http):
-                response: dict[str, Any] = inner(event, lambda_context)
-                return response
+            def busy_handler(event: Any, lambda_context: Any) -> dict[str, Any]:
+                with use_backend(over_http):
+                    response: dict[str, Any] = inner(event, lambda_context)
+                    return response
 
-        service.register("busy", busy_handler)
+            service.register("busy", busy_handler)
+        else:
+            feeder = subprocess.Popen(
+                [sys.executable, "-c", CHECKPOINTING_CLIENTS, server.endpoint_url],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            service.register("busy", handing_over)
         service.register("trivial", trivial)
         for i in range(busy):
             start_execution(server.endpoint_url, "busy", None, f"busy-{i}")
-        time.sleep(min(2.0, duration / 4))  # let the busy ones get going
+        # Measure once every busy execution is checkpointing (boto3 clients take a while).
+        deadline = time.perf_counter() + 300
+        while feeder is not None and _count(feeder, feed_lock)[0] < busy:
+            assert time.perf_counter() < deadline, "the busy clients never all started"
+            time.sleep(0.5)
+        time.sleep(1.0)
         started: dict[int, float] = {}
         answered: dict[int, float] = {}
-        steps_before = steps_done[0]
+        steps_before = _count(feeder, feed_lock)[1] if feeder is not None else steps_done[0]
         load_start = time.perf_counter()
         i = 0
         while time.perf_counter() - load_start < duration:
@@ -152,15 +225,24 @@ def starvation(busy: int, duration: float, interval: float) -> dict[str, Any]:
         deadline = time.perf_counter() + 120
         while len(first_invoked) < len(started) and time.perf_counter() < deadline:
             time.sleep(0.05)
-        steps_during = steps_done[0] - steps_before
         elapsed = time.perf_counter() - load_start
+        if in_process:
+            steps = steps_done[0] - steps_before
+        else:
+            assert feeder is not None and feeder.stdin is not None and feeder.stdout is not None
+            steps = _count(feeder, feed_lock)[1] - steps_before
+            with feed_lock:
+                feeder.stdin.write("stop\n")
+                feeder.stdin.flush()
+            feeder.wait(60)
         stop.set()
     latencies = [first_invoked[k] - started[k] for k in started if k in first_invoked]
     after_answer = [first_invoked[k] - answered[k] for k in started if k in first_invoked]
     return {
         "figure": "starvation",
         "busy_executions": busy,
-        "busy_steps_per_s": round(steps_during / elapsed),
+        "busy_clients": "in-process SDK over HTTP" if in_process else "boto3, another process",
+        "busy_checkpoints_per_s": round(steps / elapsed),
         "trivial_started": len(started),
         "trivial_never_invoked": len(started) - len(latencies),
         **percentiles(latencies),
@@ -170,7 +252,8 @@ def starvation(busy: int, duration: float, interval: float) -> dict[str, Any]:
 
 def lookups(executions: int, clients: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
-        service = LocalService(store=SqliteStore(Path(directory) / "s.sqlite3"))
+        store = SqliteStore(Path(directory) / "s.sqlite3")
+        service = LocalService(store=store, keep_finished=False)  # as durable serve
         service.register("many", run(lambda event, ctx: ctx.step(lambda _: event)))
         for n in range(executions):
             service.run("many", n)
@@ -330,6 +413,9 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--executions", type=int, default=4000)
+    parser.add_argument(
+        "--busy-in-process", action="store_true", help="busy handlers checkpoint from here"
+    )
     parser.add_argument("--only", choices=("burst", "starvation", "lookups", "memory", "kills"))
     args = parser.parse_args()
     if args.quick:
@@ -337,7 +423,9 @@ def main() -> int:
         args.executions = 50
     figures = {
         "burst": lambda: burst(args.clients),
-        "starvation": lambda: starvation(args.busy, args.duration, args.interval),
+        "starvation": lambda: starvation(
+            args.busy, args.duration, args.interval, args.busy_in_process
+        ),
         "lookups": lambda: lookups(args.executions, min(args.clients, 100)),
         "memory": lambda: memory(min(args.executions, 1000)),
         "kills": lambda: kills(args.kills, 300),
