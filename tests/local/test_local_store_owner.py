@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,9 +62,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert process.stderr is not None
-        line = process.stderr.readline().decode()
-        assert "serving on" in line, line
-        url = line.split("serving on ")[1].split()[0].rstrip(",")
+        lines = []
+        while not lines or "serving on" not in lines[-1]:
+            lines.append(process.stderr.readline().decode())
+            assert lines[-1], f"durable serve ended: {''.join(lines)}"
+        url = lines[-1].split("serving on ")[1].split()[0].rstrip(",")
+        # Its log lines must not fill the pipe and block it.
+        threading.Thread(target=process.stderr.read, daemon=True).start()
         yield Served(process, url, store, f"{flow}:handler")
     finally:
         process.kill()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import fcntl
 import json
 import os
 import sqlite3
@@ -400,10 +399,9 @@ class _OwnerLock:
                 fd, users = cls._held[key]
                 cls._held[key] = (fd, users + 1)
                 return key
-            fd = os.open(key.with_name(key.name + ".owner"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            # Not inherited by child processes (PEP 446): the lock stays this process's.
+            fd = os.open(key.with_name(key.name + ".owner"), os.O_RDWR | os.O_CREAT)
+            if not _lock_exclusively(fd):
                 owner = _read_owner(fd)
                 os.close(fd)
                 raise StoreInUseError(path, owner) from None
@@ -429,6 +427,29 @@ class _OwnerLock:
             os.close(fd)
 
 
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock_exclusively(fd: int) -> bool:
+        """Lock the first byte (Windows has no flock); the owner's description may then
+        be unreadable to others, who report "another process"."""
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _lock_exclusively(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
 def _command() -> str:
     """How this process was started, for the message another one shows (``cli.py serve``)."""
     return " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else "python"
@@ -437,14 +458,16 @@ def _command() -> str:
 def _write_owner(fd: int, owner: StoreOwner) -> None:
     data = json.dumps(asdict(owner)).encode()
     os.ftruncate(fd, 0)
-    os.pwrite(fd, data, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, data)
 
 
 def _read_owner(fd: int) -> StoreOwner | None:
     """The owner's description; ``None`` while it is still being written."""
     try:
-        return StoreOwner(**json.loads(os.pread(fd, 4096, 0)))
-    except (ValueError, TypeError):
+        os.lseek(fd, 0, os.SEEK_SET)
+        return StoreOwner(**json.loads(os.read(fd, 4096)))
+    except (OSError, ValueError, TypeError):
         return None
 
 
