@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from durable_core.types import (
     StepOptions,
     WaitOptions,
 )
-from durable_testing import ExecutionStatus, LocalService
+from durable_testing import ExecutionStatus, LocalService, VirtualClock
 
 
 def _step(action: OperationAction, op_id: str = "op-1", **fields: Any) -> OperationUpdate:
@@ -110,3 +111,49 @@ def test_updates_after_completion_are_rejected() -> None:
     token = second.checkpoint_token
     with pytest.raises(CheckpointError, match="already completed"):
         service.backend.checkpoint(arn, token, [_step(OperationAction.FAIL)])
+
+
+def test_a_retry_with_its_client_token_is_answered_again_across_other_traffic() -> None:
+    """The service model: Lambda uses ClientToken "to detect and handle duplicate requests
+    within a 15-minute window", per execution, whatever else it handled meanwhile."""
+    service, arn, token = _running_execution()
+    start = [_step(OperationAction.START)]
+    first = service.backend.checkpoint(arn, token, start, client_token="retry-me")
+    other = service.start("idle")
+    other_token = service.backend.invocation_event(other)["CheckpointToken"]
+    for n in range(300):
+        answer = service.backend.checkpoint(other, other_token, [], client_token=f"other-{n}")
+        other_token = answer.checkpoint_token or ""
+    again = service.backend.checkpoint(arn, token, start, client_token="retry-me")
+
+    assert again == first
+    assert [c.updates for c in service.backend.calls if c.execution_arn == arn] == [tuple(start)]
+    assert service.history(arn).count(service.history(arn)[1]) == 1
+
+
+def test_a_client_token_reused_for_other_updates_is_rejected() -> None:
+    service, arn, token = _running_execution()
+    service.backend.checkpoint(arn, token, [_step(OperationAction.START)], client_token="once")
+
+    other = [_step(OperationAction.START, op_id="op-2")]
+    with pytest.raises(CheckpointError, match="ClientToken") as raised:
+        service.backend.checkpoint(arn, token, other, client_token="once")
+
+    assert raised.value.error_code == "InvalidParameterValueException"
+    assert [op.id for op in service.backend.operations(arn)[1:]] == ["op-1"]
+
+
+def test_a_client_token_is_forgotten_after_the_window() -> None:
+    clock = VirtualClock()
+    service = LocalService(clock=clock)
+    service.register("idle", lambda event, context: {"Status": "SUCCEEDED"})
+    arn = service.start("idle")
+    token = service.backend.invocation_event(arn)["CheckpointToken"]
+    start = [_step(OperationAction.START)]
+    service.backend.checkpoint(arn, token, start, client_token="late")
+
+    clock.sleep_until(clock.now() + dt.timedelta(minutes=14, seconds=59))
+    assert service.backend.checkpoint(arn, token, start, client_token="late").operations
+    clock.sleep_until(clock.now() + dt.timedelta(seconds=2))
+    with pytest.raises(CheckpointError, match="token"):
+        service.backend.checkpoint(arn, token, start, client_token="late")

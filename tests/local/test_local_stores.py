@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +22,9 @@ from durable_testing import (
     StoredExecution,
     VirtualClock,
 )
+from durable_testing.http import LambdaApiServer
+
+from tests.http.support import lambda_client, wait_for_end
 
 from . import resumable_workflow
 
@@ -92,7 +96,7 @@ def test_a_process_killed_mid_wait_is_resumed_from_its_sqlite_file(tmp_path: Pat
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if store_path.exists() and _waiting(SqliteStore(store_path)):
+            if store_path.exists() and _waiting(SqliteStore(store_path, read_only=True)):
                 break
             time.sleep(0.05)
         else:
@@ -146,6 +150,53 @@ def test_a_service_killed_during_an_invocation_records_it_as_crashed(tmp_path: P
     assert result.event_types.count("StepStarted") == 1
 
 
+def test_service_restarts_during_a_long_invocation_are_not_handler_crashes(
+    tmp_path: Path,
+) -> None:
+    """The service process dies mid-invocation more often than the handler may crash: the
+    execution carries on, each step done before a restart is replayed, never re-run."""
+    store_path = tmp_path / "durable.sqlite3"
+    restarts = 7
+    runs: dict[str, int] = {}
+
+    def workflow(event: Any, ctx: DurableContext) -> int:
+        total = 0
+        for i in range(restarts + 1):
+
+            def add(_: Any, i: int = i) -> int:
+                runs[f"s{i}"] = runs.get(f"s{i}", 0) + 1
+                if i < restarts and runs[f"s{i}"] == 1:
+                    # Checkpointed up to the previous step: the service dies in this body.
+                    raise ProcessKilled
+                return i
+
+            total += ctx.step(add, name=f"s{i}")
+        return total
+
+    for _ in range(restarts):
+        service = LocalService(store=SqliteStore(store_path), max_invocation_attempts=3)
+        service.register("long", run(workflow))
+        with pytest.raises(ProcessKilled):
+            if service.store.list_executions():
+                service.resume_all()
+            else:
+                service.run("long")
+    service = LocalService(store=SqliteStore(store_path), max_invocation_attempts=3)
+    service.register("long", run(workflow))
+    [result] = service.resume_all()
+
+    assert result.status is ExecutionStatus.SUCCEEDED, result.error
+    assert result.result == sum(range(restarts + 1))
+    assert result.invocations == restarts + 1
+    crashed = [
+        e["InvocationCompletedDetails"]["Error"]["Payload"]["ErrorType"]
+        for e in result.history
+        if e["EventType"] == "InvocationCompleted" and "Error" in e["InvocationCompletedDetails"]
+    ]
+    assert crashed == ["Runtime.ExitError"] * restarts
+    assert result.event_types.count("StepSucceeded") == restarts + 1
+
+
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_stores_give_back_what_was_saved(kind: str, tmp_path: Path) -> None:
     store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "s.sqlite3")
@@ -162,3 +213,36 @@ def test_stores_give_back_what_was_saved(kind: str, tmp_path: Path) -> None:
     assert isinstance(loaded.events[0]["EventTimestamp"], dt.datetime)
     assert store.load("arn:missing") is None
     assert [e.arn for e in store.list_executions()] == [arn]
+
+
+def test_an_unreadable_record_fails_its_execution_and_no_other(tmp_path: Path) -> None:
+    store_path = tmp_path / "durable.sqlite3"
+
+    def approval(event: Any, ctx: DurableContext) -> str:
+        return str(ctx.wait_for_callback(lambda callback_id, _: None, name="approve"))
+
+    first = LocalService(store=SqliteStore(store_path))
+    first.register("approval", run(approval))
+    bad = first.run("approval", execution_name="bad").arn
+    good = first.run("approval", execution_name="good").arn
+    [pending] = first.callbacks(good)
+    first.store.close()  # type: ignore[attr-defined]
+    with sqlite3.connect(store_path) as db:
+        db.execute("UPDATE operations SET body = '{\"Id\": ' WHERE arn = ?", (bad,))
+
+    second = LocalService(store=SqliteStore(store_path))
+    second.register("approval", run(approval))
+    with LambdaApiServer(second) as server:
+        client = lambda_client(server.endpoint_url)
+        described = client.get_durable_execution(DurableExecutionArn=bad)
+        listed = client.list_durable_executions_by_function(FunctionName="approval")
+        client.send_durable_execution_callback_success(CallbackId=pending.callback_id, Result=b"7")
+        ended = wait_for_end(client, good)
+
+    statuses = {e["DurableExecutionName"]: e["Status"] for e in listed["DurableExecutions"]}
+    assert statuses == {"bad": "FAILED", "good": "RUNNING"}
+    assert described["Status"] == "FAILED"
+    assert described["Error"]["ErrorType"] == "durable_testing.stores.UnreadableRecordError"
+    assert bad in described["Error"]["ErrorMessage"]
+    assert ended["Status"] == "SUCCEEDED"
+    assert ended["Result"] == '"7"'

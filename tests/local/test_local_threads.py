@@ -7,12 +7,20 @@ joined with a short timeout, so a regression fails fast instead of hanging.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
 from durable_closure import run
 from durable_core import DurableContext, StepContext
-from durable_testing import ExecutionStatus, LocalService
+from durable_core.types import OperationAction, OperationType, OperationUpdate, WaitOptions
+from durable_testing import (
+    ExecutionStatus,
+    LocalService,
+    MemoryStore,
+    StoredExecution,
+    VirtualClock,
+)
 
 
 def on_another_thread(call: Any) -> Any:
@@ -85,3 +93,118 @@ def test_a_second_driver_does_not_invoke_an_execution_being_invoked() -> None:
     assert second["result"].result == "done"
     assert len(invocations) == 1
     assert second["result"].event_types.count("InvocationCompleted") == 1
+
+
+class GatedClock(VirtualClock):
+    """Holds the first ``now()`` of one thread until ``opened`` is set: a driver that found
+    an execution due is paused right before it steps it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gated_thread: int | None = None
+        self.at_gate = threading.Event()
+        self.opened = threading.Event()
+
+    def now(self) -> dt.datetime:
+        if threading.get_ident() == self.gated_thread:
+            self.gated_thread = None
+            self.at_gate.set()
+            assert self.opened.wait(timeout=3), "the gate was never opened"
+        return super().now()
+
+
+def test_a_driver_that_found_an_execution_due_leaves_it_to_the_one_invoking_it() -> None:
+    """Two drivers both find an execution due; the first to step it invokes it. The other
+    steps it while that invocation runs (and has made a timer due): it must not start a
+    second invocation of the same execution at once (the re-entrancy guard)."""
+    clock = GatedClock()
+    service = LocalService(clock=clock)
+    running = [0]
+    peak = [0]
+    count = threading.Lock()
+    release = threading.Event()
+
+    def handler(event: Any, lambda_context: Any) -> dict[str, Any]:
+        with count:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            if any(op["Type"] == "WAIT" for op in event["InitialExecutionState"]["Operations"]):
+                return {"Status": "SUCCEEDED", "Result": "1"}
+            wait = OperationUpdate(
+                id="w",
+                type=OperationType.WAIT,
+                action=OperationAction.START,
+                wait_options=WaitOptions(wait_seconds=1),
+            )
+            service.backend.checkpoint(
+                event["DurableExecutionArn"], event["CheckpointToken"], [wait]
+            )
+            clock.sleep_until(clock.now() + dt.timedelta(seconds=2))  # the wait is due
+            clock.opened.set()
+            release.wait(timeout=3)
+            return {"Status": "PENDING"}
+        finally:
+            with count:
+                running[0] -= 1
+
+    service.register("once", handler)
+    arn = service.start("once")
+    outcomes: dict[str, Any] = {}
+
+    def drive(name: str) -> None:
+        if name == "late":
+            clock.gated_thread = threading.get_ident()
+        outcomes[name] = service.run_until_complete(arn, timeout=10)
+
+    late = threading.Thread(target=drive, args=("late",), daemon=True)
+    late.start()
+    assert clock.at_gate.wait(timeout=3), "the late driver never found the execution due"
+    first = threading.Thread(target=drive, args=("first",), daemon=True)
+    first.start()
+    assert clock.opened.wait(timeout=3)
+    release.set()
+    first.join(timeout=5)
+    late.join(timeout=5)
+
+    assert not first.is_alive() and not late.is_alive()
+    assert peak == [1], "two invocations of one execution ran at once"
+    assert outcomes["late"].status is ExecutionStatus.SUCCEEDED
+    assert outcomes["late"].invocations == 2
+
+
+class StuckStore(MemoryStore):
+    """A store whose saves of one execution hang until released, as a slow disk would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stuck_arn: str | None = None
+        self.stuck = threading.Event()
+        self.release = threading.Event()
+
+    def save(self, execution: StoredExecution) -> None:
+        if execution.arn == self.stuck_arn:
+            self.stuck.set()
+            self.release.wait(timeout=5)
+        super().save(execution)
+
+
+def test_an_execution_runs_while_another_ones_bookkeeping_is_stuck() -> None:
+    """Each execution has its own lock: one stuck mid-save holds up no other."""
+    store = StuckStore()
+    service = LocalService(store=store)
+    service.register("echo", run(lambda event, ctx: ctx.step(lambda _: event, name="echo")))
+    stuck = service.start("echo", "stuck")
+    store.stuck_arn = stuck
+    stopping = threading.Thread(target=lambda: service.stop(stuck), daemon=True)
+    stopping.start()
+    assert store.stuck.wait(timeout=3)
+    try:
+        other = on_another_thread(lambda: service.run("echo", "free"))
+    finally:
+        store.release.set()
+        stopping.join(timeout=5)
+
+    assert other.status is ExecutionStatus.SUCCEEDED
+    assert other.result == "free"
+    assert service.describe(stuck).status is ExecutionStatus.STOPPED

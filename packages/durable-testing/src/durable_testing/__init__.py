@@ -41,6 +41,7 @@ from durable_testing.stores import (
     MemoryStore,
     SqliteStore,
     StoredExecution,
+    StoreInUseError,
 )
 from durable_testing.table import format_history_table
 
@@ -66,6 +67,7 @@ __all__ = [
     "ServiceError",
     "SimulatedCrash",
     "SqliteStore",
+    "StoreInUseError",
     "StoredExecution",
     "TestResult",
     "VirtualClock",

@@ -27,7 +27,13 @@ from durable_core.types import Operation, OperationUpdate
 
 from durable_testing.clock import Clock, RealClock, VirtualClock
 from durable_testing.local_service import LocalService
-from durable_testing.stores import ExecutionStore, SqliteStore, StoredExecution
+from durable_testing.stores import (
+    ExecutionStore,
+    ExecutionSummary,
+    SqliteStore,
+    StoredExecution,
+    StoreInUseError,
+)
 from durable_testing.table import format_history_table
 
 __all__ = ["DEFAULT_STORE", "load_handler", "main"]
@@ -91,11 +97,15 @@ def _function_name(spec: str) -> str:
 # -- stores -----------------------------------------------------------------------
 
 
-def _open_store(path: Path, *, must_exist: bool) -> SqliteStore:
-    if must_exist and not path.exists():
+def _open_store(path: Path, *, must_exist: bool, read_only: bool = False) -> SqliteStore:
+    """The store to read (beside a process writing it) or to write (refused while another
+    process writes it: two writers would run every step twice)."""
+    if (must_exist or read_only) and not path.exists():
         raise CommandError(f"durable: no store at {path}", status=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(path)
+    try:
+        return SqliteStore(path, read_only=read_only)
+    except StoreInUseError as exc:
+        raise CommandError(f"durable: {exc}", status=2) from None
 
 
 class _ProgressStore:
@@ -117,6 +127,12 @@ class _ProgressStore:
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]:
         return self.inner.list_executions(unfinished_only=unfinished_only)
+
+    def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
+        return self.inner.summaries(function_name)
+
+    def callback_execution(self, callback_id: str) -> str | None:
+        return self.inner.callback_execution(callback_id)
 
 
 def _find(store: ExecutionStore, query: str) -> StoredExecution:
@@ -176,13 +192,13 @@ def _service_logs() -> Iterator[None]:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    for execution in _open_store(args.store, must_exist=True).list_executions():
+    for execution in _open_store(args.store, must_exist=True, read_only=True).list_executions():
         print(f"{execution.status.value:<10} {execution.function_name:<20} {execution.arn}")
     return 0
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
-    execution = _find(_open_store(args.store, must_exist=True), args.arn)
+    execution = _find(_open_store(args.store, must_exist=True, read_only=True), args.arn)
     output = "json-events" if args.json else args.format
     if output == "json-events":
         print(json.dumps(execution.events, default=_iso, indent=2))
@@ -237,8 +253,11 @@ def format_operation_tree(operations: Sequence[Operation]) -> str:
 
 def _cmd_callback(args: argparse.Namespace) -> int:
     error = {"ErrorType": args.error_type, "ErrorMessage": args.error_message}
-    if args.endpoint:
-        client = _client(args.endpoint)
+    endpoint, store = args.endpoint, None
+    if endpoint is None:
+        endpoint, store = _callback_target(args.store)
+    if endpoint:
+        client = _client(endpoint)
         if args.outcome == "succeed":
             client.send_durable_execution_callback_success(
                 CallbackId=args.callback_id, Result=(args.result or "null").encode()
@@ -250,7 +269,7 @@ def _cmd_callback(args: argparse.Namespace) -> int:
         else:
             client.send_durable_execution_callback_heartbeat(CallbackId=args.callback_id)
     else:
-        service = LocalService(store=_open_store(args.store, must_exist=True))
+        service = LocalService(store=store)
         if args.outcome == "succeed":
             service.send_callback_success(args.callback_id, payload=args.result or "null")
         elif args.outcome == "fail":
@@ -264,6 +283,23 @@ def _cmd_callback(args: argparse.Namespace) -> int:
             service.send_callback_heartbeat(args.callback_id)
     print(f"callback {args.callback_id}: {args.outcome} sent")
     return 0
+
+
+def _callback_target(path: Path) -> tuple[str | None, SqliteStore | None]:
+    """Where a callback answer for the store at ``path`` goes: to the ``durable serve``
+    that owns it (its endpoint), or into the store itself when no process owns it."""
+    if not path.exists():
+        raise CommandError(f"durable: no store at {path}", status=2)
+    try:
+        return None, SqliteStore(path)
+    except StoreInUseError as exc:
+        if exc.owner is not None and exc.owner.endpoint:
+            return exc.owner.endpoint, None
+        raise CommandError(
+            f"durable: {exc}; send the answer when it has finished, or through a"
+            " `durable serve` on this store (--endpoint)",
+            status=2,
+        ) from None
 
 
 def _client(endpoint: str) -> Any:
@@ -284,7 +320,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from durable_testing.http import LambdaApiServer
 
     clock: Clock = RealClock() if args.real_time else VirtualClock()
-    service = LocalService(store=_open_store(args.store, must_exist=False), clock=clock)
+    store = _open_store(args.store, must_exist=False)
+    service = LocalService(store=store, clock=clock, keep_finished=False)
     specs: dict[str, str] = {}
     for registration in args.register:
         name, _, spec = registration.partition("=")
@@ -295,6 +332,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         service.register(name, load_handler(spec))
         specs[name] = spec
     server = LambdaApiServer(service, args.host, args.port)
+    store.advertise(server.endpoint_url)
     # The console's replay runs the code as it is now on disk, not as it was at start.
     server.console.current_code = lambda name: load_handler(specs[name]) if name in specs else None
     print(
@@ -391,7 +429,7 @@ def _saved_operations(document: Any) -> list[Operation]:
 def _cmd_budget(args: argparse.Namespace) -> int:
     from durable_testing.budget import format_budget_report
 
-    execution = _find(_open_store(args.store, must_exist=True), args.arn)
+    execution = _find(_open_store(args.store, must_exist=True, read_only=True), args.arn)
     print(format_budget_report(execution.operations, top=args.top))
     return 0
 

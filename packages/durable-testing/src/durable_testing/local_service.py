@@ -12,29 +12,31 @@ carries on in a new process.
 Invocations run on the thread that drives them (``run``, ``run_until_complete``,
 ``resume_all``), one at a time per execution; handlers reach the service through
 ``durable_core.execution.use_backend`` (``handler_backend``), so any API style works
-unchanged. The service's lock is never held while a handler runs: a handler may call
-back into the service from any thread (checkpoints, a callback answer, a new
-execution), directly or through the HTTP server. A callback answered while its
-execution is being invoked is recorded when it arrives (that invocation's checkpoints
-see it, as on the service) and the execution is invoked again once the invocation
-returns.
+unchanged. Each execution has its own lock (its backend record's), held only around
+its bookkeeping and never while a handler runs: a handler may call back into the
+service from any thread (checkpoints, a callback answer, a new execution), directly or
+through the HTTP server, and calls on one execution never wait for another's. A
+callback answered while its execution is being invoked is recorded when it arrives
+(that invocation's checkpoints see it, as on the service) and the execution is invoked
+again once the invocation returns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from durable_core.backends.base import CheckpointResponse, StatePage
 from durable_core.backends.memory import (
+    DurableExecutionAlreadyStartedException,
     ExecutionRecord,
     InvalidParameterValueException,
     MemoryBackend,
@@ -49,7 +51,6 @@ from durable_core.types import (
     OperationAction,
     OperationStatus,
     OperationType,
-    OperationUpdate,
 )
 
 from durable_testing.clock import Clock, VirtualClock
@@ -133,30 +134,6 @@ def _error(error_type: str, message: str) -> ErrorObject:
     return ErrorObject(error_type=error_type, error_message=message)
 
 
-class _LockedBackend:
-    """The service's ``MemoryBackend`` under the service's lock, as handlers and the HTTP
-    server reach it: a checkpoint also records history and persists, through state that
-    other threads (callback answers, the scheduler) change under that lock."""
-
-    def __init__(self, backend: MemoryBackend, lock: threading.RLock) -> None:
-        self._backend = backend
-        self._lock = lock
-
-    def checkpoint(
-        self,
-        execution_arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointResponse:
-        with self._lock:
-            return self._backend.checkpoint(execution_arn, checkpoint_token, updates, client_token)
-
-    def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> StatePage:
-        with self._lock:
-            return self._backend.get_state(execution_arn, checkpoint_token, marker)
-
-
 @dataclass
 class _Invocation:
     """One handler call, between its start (recorded, persisted) and its outcome."""
@@ -174,13 +151,19 @@ class LocalService:
 
     ``max_invocation_attempts`` consecutive crashed invocations (a handler that raises
     instead of returning a status) fail the execution, each retry ``invocation_retry_delay``
-    seconds after the crash, like AWS's local runner. With ``VirtualClock`` (the
+    seconds after the crash, like AWS's local runner. An invocation cut short because the
+    service's own process stopped (found when a new service loads the execution) is
+    invoked again at once and never counted. With ``VirtualClock`` (the
     default) every wait and delay is skipped; with ``RealClock`` the service sleeps.
 
     A ``ctx.invoke`` (CHAINED_INVOKE) names a function: the one registered under that
     name, or under the function-name part of a Lambda ARN, runs as an execution of its
     own in this service, and its result or error completes the caller's operation. An
     unknown name fails the operation at once with ``ResourceNotFoundException``.
+
+    ``keep_finished=False`` (a long-running server, ``durable serve``) drops an execution
+    from memory once it has ended and is saved, and records no ``backend.calls``: memory
+    stays bounded however many executions run, and what ended is read from the store.
     """
 
     def __init__(
@@ -190,24 +173,34 @@ class LocalService:
         *,
         max_invocation_attempts: int = 5,
         invocation_retry_delay: float = 5.0,
+        keep_finished: bool = True,
     ) -> None:
         self.store: ExecutionStore = store if store is not None else MemoryStore()
         self.clock: Clock = clock if clock is not None else VirtualClock()
         self.max_invocation_attempts = max_invocation_attempts
         self.invocation_retry_delay = invocation_retry_delay
+        self.keep_finished = keep_finished
         self.backend = MemoryBackend(
             self.clock.now,
+            record_calls=keep_finished,
             on_changes=self._record_changes,
             on_checkpoint=self._persist,
             resolve_function=self._check_function,
         )
         self._handlers: dict[str, LambdaHandler] = {}
         self._executions: dict[str, StoredExecution] = {}
-        # Guards all of the above and the backend's records; never held while a handler runs.
+        # Guards the registry (``_executions``, ``_invoking``) and nothing else: no other
+        # lock is taken while it is held. An execution's ``StoredExecution`` and backend
+        # record are guarded by that record's lock (``_locked``), which the backend holds
+        # while it reports a checkpoint's changes. The lock of a chained execution may be
+        # held while its caller's is taken, never the reverse (but for an execution being
+        # created, which nobody else can hold yet).
         self._lock = threading.RLock()
         self._invocation_ended = threading.Condition(self._lock)
         self._invoking: set[str] = set()
-        self.handler_backend = _LockedBackend(self.backend, self._lock)
+        # Makes a name's uniqueness check and its execution's creation one step.
+        self._starting = threading.Lock()
+        self.handler_backend = self.backend
         """What handlers (``use_backend``) and the HTTP server checkpoint through."""
 
     # -- public API ---------------------------------------------------------------
@@ -223,10 +216,22 @@ class LocalService:
     def start(
         self, name: str, input_value: Any = None, *, execution_name: str | None = None
     ) -> str:
-        """Create an execution of function ``name``; returns its ARN. Nothing runs yet."""
+        """Create an execution of function ``name``; returns its ARN. Nothing runs yet.
+
+        An ``execution_name`` the function has already used raises
+        ``DurableExecutionAlreadyStartedException``, as the service does."""
         if name not in self._handlers:
             raise KeyError(f"no function registered as {name!r}; call register() first")
-        with self._lock:
+        if execution_name is None:
+            return self._create(name, json.dumps(input_value))
+        with self._starting:
+            for summary in self.store.summaries(name):
+                if _execution_name(summary.arn) == execution_name:
+                    raise DurableExecutionAlreadyStartedException(
+                        f"Execution {execution_name!r} of {name} has already been started"
+                        f" ({summary.arn}); each durable execution name must be unique"
+                        " within the function"
+                    )
             return self._create(name, json.dumps(input_value), execution_name)
 
     def _create(
@@ -243,6 +248,13 @@ class LocalService:
         )
         arn: str = event["DurableExecutionArn"]
         record = self.backend.executions[arn]
+        with record.lock:
+            return self._record_new(record, name, parent)
+
+    def _record_new(
+        self, record: ExecutionRecord, name: str, parent: tuple[str, str] | None
+    ) -> str:
+        arn = record.arn
         now = self.clock.now()
         execution = StoredExecution(
             arn=arn,
@@ -258,7 +270,8 @@ class LocalService:
         )
         started = execution_started_event(record.execution_operation, _execution_name(arn), now)
         append_event(execution.events, started)
-        self._executions[arn] = execution
+        with self._lock:
+            self._executions[arn] = execution
         self.store.save(execution)
         execution.changed_operations = {}
         _log.info("started %s", _label(name, arn))
@@ -287,35 +300,47 @@ class LocalService:
         With ``until`` nothing due after that instant runs (it is returned ``RUNNING``):
         a test can then answer a callback before a later timer fires.
         """
-        with self._lock:
-            self._load(arn)
-        self._drive([arn], timeout, until)
-        return self.describe(arn)
+        self._load(arn)
+        try:
+            self._drive([arn], timeout, until)
+            return self.describe(arn)
+        finally:
+            self._forget_if_finished(arn)
 
     def resume_all(self, *, timeout: float = 60.0) -> list[ExecutionResult]:
         """Drive every unfinished execution of the store, e.g. after a restart."""
-        with self._lock:
-            arns = [e.arn for e in self.store.list_executions(unfinished_only=True)]
+        arns = [e.arn for e in self.store.list_executions(unfinished_only=True)]
+        for arn in arns:
+            self._load(arn)
+        try:
+            self._drive(arns, timeout)
+            return [self.describe(arn) for arn in arns]
+        finally:
             for arn in arns:
-                self._load(arn)
-        self._drive(arns, timeout)
-        return [self.describe(arn) for arn in arns]
+                self._forget_if_finished(arn)
 
     def describe(self, arn: str) -> ExecutionResult:
         with self._lock:
-            execution = self._executions.get(arn) or self.store.load(arn)
-            if execution is None:
-                raise KeyError(f"execution {arn} not found")
-            return ExecutionResult(
-                arn=execution.arn,
-                function_name=execution.function_name,
-                status=execution.status,
-                result_payload=execution.result,
-                error=execution.error,
-                history=list(execution.events),
-                operations=list(execution.operations),
-                invocations=execution.invocations,
-            )
+            loaded = self._executions.get(arn)
+            record = self.backend.executions.get(arn)
+        if loaded is None or record is None:
+            return self._result(self.store.load(arn), arn)
+        with record.lock:
+            return self._result(loaded, arn)
+
+    def _result(self, execution: StoredExecution | None, arn: str) -> ExecutionResult:
+        if execution is None:
+            raise KeyError(f"execution {arn} not found")
+        return ExecutionResult(
+            arn=execution.arn,
+            function_name=execution.function_name,
+            status=execution.status,
+            result_payload=execution.result,
+            error=execution.error,
+            history=list(execution.events),
+            operations=list(execution.operations),
+            invocations=execution.invocations,
+        )
 
     def unfinished(self) -> list[str]:
         """The ARNs of the executions loaded in this service that have not ended (those it
@@ -338,34 +363,39 @@ class LocalService:
         Its pending timers and callbacks are abandoned; a chained invoke waiting on it
         ends STOPPED too.
         """
-        with self._lock:
-            execution = self._load(arn)
-            if execution.status is not ExecutionStatus.RUNNING:
-                raise InvalidParameterValueException(
-                    f"Execution {arn} has already ended ({execution.status.value})"
-                )
-            self._complete(execution, error=error, status=ExecutionStatus.STOPPED)
-            self._persist(arn)
-            assert execution.end_timestamp is not None
-            return execution.end_timestamp
+        try:
+            with self._held(arn) as execution:
+                if execution.status is not ExecutionStatus.RUNNING:
+                    raise InvalidParameterValueException(
+                        f"Execution {arn} has already ended ({execution.status.value})"
+                    )
+                self._complete(execution, error=error, status=ExecutionStatus.STOPPED)
+                self._persist(arn)
+                assert execution.end_timestamp is not None
+                return execution.end_timestamp
+        finally:
+            self._forget_if_finished(arn)
 
     def callbacks(self, arn: str) -> list[PendingCallback]:
         """The callbacks of ``arn`` still waiting for an answer, in creation order."""
-        with self._lock:
-            self._load(arn)
-            record = self.backend.executions[arn]
-            deadlines = {d.operation_id: d.at for d in self.backend.callback_deadlines(arn)}
-            return [
-                PendingCallback(
-                    callback_id=callback_id,
-                    operation_id=state.operation_id,
-                    name=op.name,
-                    parent_id=op.parent_id,
-                    deadline=deadlines.get(op.id),
-                )
-                for callback_id, state in record.callbacks.items()
-                if (op := record.operations[state.operation_id]).status is OperationStatus.STARTED
-            ]
+        try:
+            with self._held(arn):
+                record = self.backend.executions[arn]
+                deadlines = {d.operation_id: d.at for d in self.backend.callback_deadlines(arn)}
+                return [
+                    PendingCallback(
+                        callback_id=callback_id,
+                        operation_id=state.operation_id,
+                        name=op.name,
+                        parent_id=op.parent_id,
+                        deadline=deadlines.get(op.id),
+                    )
+                    for callback_id, state in record.callbacks.items()
+                    if (op := record.operations[state.operation_id]).status
+                    is OperationStatus.STARTED
+                ]
+        finally:
+            self._forget_if_finished(arn)
 
     def send_callback_success(
         self, callback_id: str, result: Any = None, *, payload: str | bytes | None = None
@@ -382,7 +412,7 @@ class LocalService:
         if payload is None and result is not None:
             payload = json.dumps(result)
         text = payload.decode() if isinstance(payload, bytes) else payload
-        self._answer(lambda: self.backend.send_callback_success(callback_id, text))
+        self._answer(callback_id, lambda: self.backend.send_callback_success(callback_id, text))
 
     def send_callback_failure(
         self,
@@ -396,24 +426,31 @@ class LocalService:
         error = ErrorObject(
             error_type=error_type, error_message=error_message, error_data=error_data
         )
-        self._answer(lambda: self.backend.send_callback_failure(callback_id, error))
+        self._answer(callback_id, lambda: self.backend.send_callback_failure(callback_id, error))
 
     def send_callback_heartbeat(self, callback_id: str) -> None:
         """SendDurableExecutionCallbackHeartbeat: the heartbeat timeout restarts from now.
         Raises as ``send_callback_success``."""
-        self._answer(lambda: self.backend.send_callback_heartbeat(callback_id))
+        self._answer(callback_id, lambda: self.backend.send_callback_heartbeat(callback_id))
 
-    def _answer(self, send: Callable[[], str]) -> None:
+    def _answer(self, callback_id: str, send: Callable[[], str]) -> None:
         """Apply a callback API call; the backend's change hook queues the invocation."""
-        with self._lock:
+        try:
+            arn = send()
+        except ResourceNotFoundException:
+            # The id may belong to a stored execution this process has not loaded yet.
+            owner = self.store.callback_execution(callback_id)
+            if owner is None:
+                raise
+            self._load(owner)
             try:
                 arn = send()
-            except ResourceNotFoundException:
-                # The id may belong to a stored execution this process has not loaded yet.
-                for stored in self.store.list_executions(unfinished_only=True):
-                    self._load(stored.arn)
-                arn = send()
-            self._persist(arn)
+            finally:
+                self._forget_if_finished(owner)
+        record = self.backend.executions.get(arn)
+        if record is not None:  # else it ended meanwhile, and was saved and forgotten
+            with record.lock:
+                self._persist(arn)
 
     # -- chained invokes ----------------------------------------------------------
 
@@ -446,19 +483,21 @@ class LocalService:
     def _complete_chained_invoke(self, child: StoredExecution) -> None:
         """A chained execution ended: complete its caller's operation with its outcome."""
         assert child.parent_arn is not None and child.parent_operation_id is not None
-        parent = self._load(child.parent_arn)
-        operation = self.backend.executions[parent.arn].operations[child.parent_operation_id]
-        if operation.status.is_terminal or parent.status is not ExecutionStatus.RUNNING:
-            return  # the caller cancelled the invoke or ended meanwhile: nobody waits for it
-        succeeded = child.status is ExecutionStatus.SUCCEEDED
-        self.backend.complete(
-            child.parent_arn,
-            child.parent_operation_id,
-            OperationStatus(child.status.value),
-            result=child.result if succeeded else None,
-            error=None if succeeded else child.error,
-        )
-        self._persist(child.parent_arn)
+        with self._held(child.parent_arn) as parent:
+            if parent.status is not ExecutionStatus.RUNNING:
+                return  # the caller ended meanwhile: nobody waits for it
+            operation = self.backend.executions[parent.arn].operations[child.parent_operation_id]
+            if operation.status.is_terminal:
+                return  # the caller cancelled the invoke
+            succeeded = child.status is ExecutionStatus.SUCCEEDED
+            self.backend.complete(
+                child.parent_arn,
+                child.parent_operation_id,
+                OperationStatus(child.status.value),
+                result=child.result if succeeded else None,
+                error=None if succeeded else child.error,
+            )
+            self._persist(child.parent_arn)
 
     # -- scheduling ---------------------------------------------------------------
 
@@ -469,18 +508,22 @@ class LocalService:
             with self._lock:
                 running = self._with_chained(running)
                 # An execution another thread is invoking is that thread's to step.
-                due = [
-                    (when, arn)
-                    for arn in running - self._invoking
-                    if (when := self._next_due(arn)) is not None
-                    and (until is None or when <= until)
-                ]
-                if not due and running & self._invoking:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError(f"{sorted(running)} did not complete within {timeout} s")
-                    self._invocation_ended.wait(remaining)
-                    continue
+                idle = running - self._invoking
+            due = [
+                (when, arn)
+                for arn in idle
+                if (when := self._next_due(arn)) is not None and (until is None or when <= until)
+            ]
+            if not due:
+                with self._lock:
+                    if running & self._invoking:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise TimeoutError(
+                                f"{sorted(running)} did not complete within {timeout} s"
+                            )
+                        self._invocation_ended.wait(remaining)
+                        continue
             if not due:
                 if until is not None and isinstance(self.clock, VirtualClock):
                     self.clock.sleep_until(until)
@@ -500,7 +543,11 @@ class LocalService:
 
     def _with_chained(self, arns: set[str]) -> set[str]:
         """The running executions among ``arns`` and those their chained invokes started."""
-        running = {a for a in arns if self._executions[a].status is ExecutionStatus.RUNNING}
+        running = {
+            a
+            for a in arns
+            if (e := self._executions.get(a)) is not None and e.status is ExecutionStatus.RUNNING
+        }
         grown = True
         while grown:
             children = {
@@ -527,19 +574,82 @@ class LocalService:
         return timers
 
     def _next_due(self, arn: str) -> dt.datetime | None:
-        candidates = self._timers(arn)
-        invoke_at = self._executions[arn].invoke_at
+        record = self.backend.executions.get(arn)
+        if record is None:
+            return None  # ended and forgotten meanwhile
+        with record.lock:
+            execution = self._executions.get(arn)
+            if execution is None:
+                return None
+            candidates = self._timers(arn)
+            invoke_at = execution.invoke_at
         if invoke_at is not None:
             candidates.append(invoke_at)
         return min(candidates) if candidates else None
 
+    def due(self) -> list[str]:
+        """The running executions loaded here that have something to do now (with a
+        ``VirtualClock``, at any time: time is skipped) and that no thread is invoking:
+        what a scheduler hands to ``run_until_complete``, each on a thread of its own."""
+        with self._lock:
+            idle = [
+                arn
+                for arn, execution in self._executions.items()
+                if execution.status is ExecutionStatus.RUNNING and arn not in self._invoking
+            ]
+        skips_time = isinstance(self.clock, VirtualClock)
+        now = self.clock.now()
+        return [
+            arn
+            for arn in idle
+            if (when := self._next_due(arn)) is not None and (skips_time or when <= now)
+        ]
+
+    def _locked(self, arn: str) -> threading.RLock:
+        """The lock of a loaded execution: its backend record's."""
+        return self.backend.executions[arn].lock
+
+    @contextlib.contextmanager
+    def _held(self, arn: str) -> Iterator[StoredExecution]:
+        """``arn`` loaded (from the store if need be) under its lock, which keeps it loaded:
+        forgetting an ended execution takes its lock too."""
+        while True:
+            execution = self._load(arn)
+            record = self.backend.executions.get(arn)
+            if record is None:
+                continue
+            with record.lock:
+                if self.backend.executions.get(arn) is record:
+                    yield execution
+                    return
+
+    def _forget_if_finished(self, arn: str) -> None:
+        """With ``keep_finished=False``, drop an execution that has ended (and was saved)
+        from memory; the store answers for it from now on."""
+        record = self.backend.executions.get(arn)
+        if self.keep_finished or record is None:
+            return
+        with record.lock, self._lock:
+            execution = self._executions.get(arn)
+            if (
+                execution is not None
+                and execution.status is not ExecutionStatus.RUNNING
+                and arn not in self._invoking
+            ):
+                del self._executions[arn]
+                self.backend.executions.pop(arn, None)
+
     def _step(self, arn: str) -> None:
         """Fire whatever is due now (the change hook queues an invocation for each), then
         invoke if an invocation is due, without holding the lock while the handler runs."""
-        with self._lock:
-            if arn in self._invoking:
-                return
-            execution = self._executions[arn]
+        record = self.backend.executions.get(arn)
+        if record is None:
+            return  # ended and forgotten meanwhile
+        with record.lock:
+            with self._lock:
+                execution = self._executions.get(arn)
+                if execution is None or arn in self._invoking:
+                    return
             now = self.clock.now()
             for change in self.backend.fire_timers(arn, now):
                 op = change.after
@@ -566,9 +676,10 @@ class LocalService:
                 self._invoking.discard(arn)
                 self._invocation_ended.notify_all()
             raise
-        with self._lock:
+        with self._locked(arn):
             self._end_invocation(execution, invocation)
             self._persist(arn)
+        self._forget_if_finished(arn)
 
     # -- invocations --------------------------------------------------------------
 
@@ -594,14 +705,16 @@ class LocalService:
         execution.invocations += 1
         # Cleared now, so that what completes during the invocation queues the next one.
         execution.invoke_at = None
-        self._invoking.add(execution.arn)
+        with self._lock:
+            self._invoking.add(execution.arn)
         self._persist(execution.arn)
         _log.info("invocation %d of %s", execution.invocations, _label_of(execution))
         return handler, invocation
 
     def _end_invocation(self, execution: StoredExecution, invocation: _Invocation) -> None:
-        self._invoking.discard(execution.arn)
-        self._invocation_ended.notify_all()
+        with self._lock:
+            self._invoking.discard(execution.arn)
+            self._invocation_ended.notify_all()
         execution.invocation_started_at = None
         end = self.clock.now()
         crash = invocation.crash
@@ -740,36 +853,43 @@ class LocalService:
         execution.changed_operations = {}
 
     def _load(self, arn: str) -> StoredExecution:
-        """Bring a stored execution into this service (a new process resuming it)."""
-        if arn in self._executions:
-            return self._executions[arn]
-        execution = self.store.load(arn)
-        if execution is None:
-            raise KeyError(f"execution {arn} not found")
-        self._executions[arn] = execution
-        # The store wrote everything it gave back: from now on a save writes what changed.
-        execution.changed_operations = {}
-        self.backend.executions[arn] = ExecutionRecord(
-            arn=arn,
-            operations={op.id: op for op in execution.operations},
-            token=execution.token,
-            token_seq=execution.token_seq,
-            callbacks=execution.callbacks,
-            chained_invokes=execution.chained_invokes,
-        )
-        if execution.invocation_started_at is not None:
-            # The service that ran this invocation stopped before it returned.
-            crash = _error("Runtime.ExitError", "the local service stopped during the invocation")
-            event = invocation_completed_event(
-                execution.invocation_started_at, self.clock.now(), str(uuid.uuid4()), crash
+        """Bring a stored execution into this service (a new process resuming it). It is
+        made visible to other threads only once it is ready, so no lock of its own is
+        needed here."""
+        with self._lock:
+            if arn in self._executions:
+                return self._executions[arn]
+            execution = self.store.load(arn)
+            if execution is None:
+                raise KeyError(f"execution {arn} not found")
+            # The store wrote everything it gave back: from now on a save writes what changed.
+            execution.changed_operations = {}
+            if execution.invocation_started_at is not None:
+                # The service that ran this invocation stopped before it returned. The
+                # history shows the invocation ended without an answer, but the service's
+                # process died, not the handler: it is not counted among the handler's
+                # failed attempts (a long invocation survives any number of restarts).
+                crash = _error(
+                    "Runtime.ExitError", "the local service stopped during the invocation"
+                )
+                event = invocation_completed_event(
+                    execution.invocation_started_at, self.clock.now(), str(uuid.uuid4()), crash
+                )
+                execution.invocation_started_at = None
+                append_event(execution.events, event)
+                if execution.status is ExecutionStatus.RUNNING:
+                    execution.invoke_at = self.clock.now()
+                self.store.save(execution)
+            self.backend.executions[arn] = ExecutionRecord(
+                arn=arn,
+                operations={op.id: op for op in execution.operations},
+                token=execution.token,
+                token_seq=execution.token_seq,
+                callbacks=execution.callbacks,
+                chained_invokes=execution.chained_invokes,
             )
-            execution.invocation_started_at = None
-            append_event(execution.events, event)
-            self._invocation_failed(execution, crash)
-            if execution.status is ExecutionStatus.RUNNING:
-                execution.invoke_at = self.clock.now()
-            self._persist(arn)
-        return execution
+            self._executions[arn] = execution
+            return execution
 
 
 def _execution_name(arn: str) -> str:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sqlite3
+import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -26,11 +28,22 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from durable_core.backends.memory import CallbackState, ChainedInvokeState
+from durable_core.errors import qualified_type_name
 from durable_core.types import ErrorObject, Operation
 
 from durable_testing.history import HistoryEvent
 
-__all__ = ["ExecutionStatus", "ExecutionStore", "MemoryStore", "SqliteStore", "StoredExecution"]
+__all__ = [
+    "ExecutionStatus",
+    "ExecutionStore",
+    "ExecutionSummary",
+    "MemoryStore",
+    "SqliteStore",
+    "StoreInUseError",
+    "StoreOwner",
+    "StoredExecution",
+    "UnreadableRecordError",
+]
 
 
 class ExecutionStatus(StrEnum):
@@ -158,6 +171,18 @@ class StoredExecution:
         )
 
 
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """What a listing shows of an execution (``ListDurableExecutionsByFunction``'s
+    ``Execution``), read without its operations and history."""
+
+    arn: str
+    function_name: str
+    status: ExecutionStatus
+    start_timestamp: dt.datetime
+    end_timestamp: dt.datetime | None
+
+
 _DATETIME_TAG = "$datetime"
 
 
@@ -191,6 +216,16 @@ class ExecutionStore(Protocol):
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]: ...
 
+    def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
+        """Every execution (of ``function_name``) without operations and history, in start
+        order: what a listing needs, at a fraction of ``list_executions``'s cost."""
+        ...
+
+    def callback_execution(self, callback_id: str) -> str | None:
+        """The ARN of the execution that created callback ``callback_id``, if any: a
+        look-up, not a scan of every execution."""
+        ...
+
 
 @dataclass
 class _Kept:
@@ -213,10 +248,13 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._executions: dict[str, _Kept] = {}
+        self._callbacks: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def save(self, execution: StoredExecution) -> None:
         with self._lock:
+            for callback_id in execution.callbacks:
+                self._callbacks.setdefault(callback_id, execution.arn)
             kept = self._executions.get(execution.arn)
             changed = execution.changed_operations
             if kept is None or changed is None or len(execution.events) < len(kept.events):
@@ -243,6 +281,28 @@ class MemoryStore:
                 for kept in self._executions.values()
                 if not unfinished_only or kept.header.status is ExecutionStatus.RUNNING
             ]
+
+    def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
+        with self._lock:
+            headers = [kept.header for kept in self._executions.values()]
+        return sorted(
+            (_summary_of(h) for h in headers if function_name in (None, h.function_name)),
+            key=lambda summary: summary.start_timestamp,
+        )
+
+    def callback_execution(self, callback_id: str) -> str | None:
+        with self._lock:
+            return self._callbacks.get(callback_id)
+
+
+def _summary_of(execution: StoredExecution) -> ExecutionSummary:
+    return ExecutionSummary(
+        arn=execution.arn,
+        function_name=execution.function_name,
+        status=execution.status,
+        start_timestamp=execution.start_timestamp,
+        end_timestamp=execution.end_timestamp,
+    )
 
 
 # ``record`` holds the header; a file written before operations and events had tables of
@@ -275,11 +335,152 @@ _SCHEMA = (
         PRIMARY KEY (arn, event_id)
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS callbacks (
+        callback_id TEXT PRIMARY KEY,
+        arn TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS executions_by_function ON executions (function_name, started_at)",
 )
+_SELECT_EXECUTIONS = "SELECT arn, function_name, started_at, record FROM executions"
 _UPSERT_OPERATION = (
     "INSERT INTO operations (arn, id, body) VALUES (?, ?, ?)"
     " ON CONFLICT (arn, id) DO UPDATE SET body = excluded.body"
 )
+
+
+@dataclass(frozen=True)
+class StoreOwner:
+    """The process that writes a SQLite store, as it describes itself in ``<store>.owner``:
+    ``endpoint`` is where it takes Lambda API calls (a ``durable serve``), if anywhere."""
+
+    pid: int
+    command: str
+    endpoint: str | None = None
+
+
+class StoreInUseError(Exception):
+    """Another process writes this SQLite store. Two writers would each resume its
+    executions and run every step twice, and overwrite each other's records, so the
+    second one is refused when it opens the store. ``owner`` is ``None`` when the owner
+    has not described itself yet."""
+
+    def __init__(self, path: Path, owner: StoreOwner | None) -> None:
+        who = f"process {owner.pid} ({owner.command})" if owner else "another process"
+        served = (
+            f", which serves the Lambda API on {owner.endpoint}" if owner and owner.endpoint else ""
+        )
+        super().__init__(
+            f"the store {path} is in use by {who}{served}; one process writes a store at a time"
+        )
+        self.path = path
+        self.owner = owner
+
+
+class _OwnerLock:
+    """A process's hold on a store file: an exclusive ``flock`` on ``<store>.owner``.
+
+    The kernel drops it when the process dies, however it dies, so a store is never left
+    locked by a killed process. It is taken once per process and file and shared by every
+    ``SqliteStore`` of that file in the process (a test restarting a service in-process
+    opens the file again while the first store is still referenced); the last
+    ``close()`` releases it.
+    """
+
+    _held: dict[Path, tuple[int, int]] = {}
+    _guard = threading.Lock()
+
+    @classmethod
+    def acquire(cls, path: Path) -> Path:
+        key = path.resolve()
+        with cls._guard:
+            if key in cls._held:
+                fd, users = cls._held[key]
+                cls._held[key] = (fd, users + 1)
+                return key
+            # Not inherited by child processes (PEP 446): the lock stays this process's.
+            fd = os.open(key.with_name(key.name + ".owner"), os.O_RDWR | os.O_CREAT)
+            if not _lock_exclusively(fd):
+                owner = _read_owner(fd)
+                os.close(fd)
+                raise StoreInUseError(path, owner) from None
+            cls._held[key] = (fd, 1)
+            _write_owner(fd, StoreOwner(os.getpid(), _command()))
+            return key
+
+    @classmethod
+    def describe(cls, key: Path, owner: StoreOwner) -> None:
+        with cls._guard:
+            if key in cls._held:
+                _write_owner(cls._held[key][0], owner)
+
+    @classmethod
+    def release(cls, key: Path) -> None:
+        with cls._guard:
+            fd, users = cls._held[key]
+            if users > 1:
+                cls._held[key] = (fd, users - 1)
+                return
+            del cls._held[key]
+            os.ftruncate(fd, 0)
+            os.close(fd)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock_exclusively(fd: int) -> bool:
+        """Lock the first byte (Windows has no flock); the owner's description may then
+        be unreadable to others, who report "another process"."""
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+else:
+    import fcntl
+
+    def _lock_exclusively(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def _command() -> str:
+    """How this process was started, for the message another one shows (``cli.py serve``)."""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv else "python"
+
+
+def _write_owner(fd: int, owner: StoreOwner) -> None:
+    data = json.dumps(asdict(owner)).encode()
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, data)
+
+
+def _read_owner(fd: int) -> StoreOwner | None:
+    """The owner's description; ``None`` while it is still being written."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return StoreOwner(**json.loads(os.read(fd, 4096)))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+class UnreadableRecordError(Exception):
+    """A stored execution whose rows cannot be read back: it is reported ``FAILED`` with
+    this error type (``durable_testing.stores.UnreadableRecordError``), the rest go on."""
+
+
+def _started_at(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return dt.datetime.fromtimestamp(0, dt.UTC)
 
 
 class SqliteStore:
@@ -288,21 +489,71 @@ class SqliteStore:
     Each save is one transaction (the header, the changed operations, the new events),
     so a kill between two saves leaves the previous, consistent record. The first save
     of an execution in a process writes it whole; later ones write what changed. Safe to
-    share between threads of one process; one process writes a file at a time.
+    share between threads of one process.
+
+    One process writes a file at a time: opening it raises ``StoreInUseError`` while
+    another process has it open for writing (until that one closes it or dies).
+    ``read_only=True`` opens it for reading only, beside its writer (``durable history``
+    while ``durable serve`` runs); the file must then exist. The file is in WAL mode, so
+    readers never wait for the writer.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        # Events this store has written per execution, which are those the file holds.
+        # Events and callback ids (new ones come last) this store has written per
+        # execution, which are those the file holds.
         self._events_written: dict[str, int] = {}
+        self._callbacks_written: dict[str, int] = {}
+        self._owner_key: Path | None = None
+        if read_only:
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._owner_key = _OwnerLock.acquire(self.path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        # A commit survives the process being killed (not a power cut) without an fsync.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         with self._db:
             for statement in _SCHEMA:
                 self._db.execute(statement)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Files written before listings and callback look-ups had columns and a table of
+        their own get them, filled from the records they hold."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(executions)")}
+        if "ended_at" in columns:
+            return
+        self._db.execute("ALTER TABLE executions ADD COLUMN ended_at TEXT")
+        for arn, record in self._db.execute("SELECT arn, record FROM executions").fetchall():
+            try:
+                data = json.loads(record, object_hook=_decode_datetimes)
+                ended = data.get("end_timestamp")
+                callbacks = list(data.get("callbacks") or {})
+            except (ValueError, AttributeError):
+                continue  # unreadable: listed as such (see _read_or_mark)
+            if isinstance(ended, dt.datetime):
+                self._db.execute(
+                    "UPDATE executions SET ended_at = ? WHERE arn = ?", (ended.isoformat(), arn)
+                )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO callbacks (callback_id, arn) VALUES (?, ?)",
+                [(callback_id, arn) for callback_id in callbacks],
+            )
+
+    def advertise(self, endpoint: str) -> None:
+        """Tell a process refused this store where its owner takes API calls, so that a
+        ``durable callback --store`` can go through it instead."""
+        if self._owner_key is not None:
+            _OwnerLock.describe(self._owner_key, StoreOwner(os.getpid(), _command(), endpoint))
 
     def save(self, execution: StoredExecution) -> None:
+        if self.read_only:
+            raise PermissionError(f"the store {self.path} was opened read-only")
         with self._lock:
             try:
                 with self._db:
@@ -311,8 +562,10 @@ class SqliteStore:
                 # Rolled back: what the file holds of it is unknown here, so the next
                 # save writes it whole.
                 self._events_written.pop(execution.arn, None)
+                self._callbacks_written.pop(execution.arn, None)
                 raise
             self._events_written[execution.arn] = len(execution.events)
+            self._callbacks_written[execution.arn] = len(execution.callbacks)
 
     def _write(self, execution: StoredExecution) -> None:
         arn = execution.arn
@@ -334,30 +587,93 @@ class SqliteStore:
                 for index, event in enumerate(execution.events[written:], start=written)
             ],
         )
+        callbacks = list(execution.callbacks)
+        self._db.executemany(
+            "INSERT OR IGNORE INTO callbacks (callback_id, arn) VALUES (?, ?)",
+            [
+                (callback_id, arn)
+                for callback_id in callbacks[self._callbacks_written.get(arn, 0) :]
+            ],
+        )
         self._db.execute(
-            "INSERT OR REPLACE INTO executions (arn, function_name, status, started_at, record)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO executions"
+            " (arn, function_name, status, started_at, record, ended_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 arn,
                 execution.function_name,
                 execution.status.value,
                 execution.start_timestamp.isoformat(),
                 _dumps(execution._header()),
+                execution.end_timestamp.isoformat() if execution.end_timestamp else None,
             ),
         )
 
     def load(self, arn: str) -> StoredExecution | None:
         with self._lock:
-            row = self._db.execute("SELECT record FROM executions WHERE arn = ?", (arn,)).fetchone()
-            return self._read(arn, row[0]) if row else None
+            row = self._db.execute(_SELECT_EXECUTIONS + " WHERE arn = ?", (arn,)).fetchone()
+            return self._read_or_mark(*row) if row else None
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]:
-        query = "SELECT arn, record FROM executions"
+        query = _SELECT_EXECUTIONS
         if unfinished_only:
             query += " WHERE status = 'RUNNING'"
         with self._lock:
             rows = self._db.execute(query + " ORDER BY started_at").fetchall()
-            return [self._read(arn, record) for arn, record in rows]
+            return [self._read_or_mark(*row) for row in rows]
+
+    def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
+        query = "SELECT arn, function_name, status, started_at, ended_at FROM executions"
+        parameters: tuple[str, ...] = ()
+        if function_name is not None:
+            query += " WHERE function_name = ?"
+            parameters = (function_name,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY started_at", parameters).fetchall()
+        return [
+            ExecutionSummary(
+                arn=arn,
+                function_name=function,
+                status=ExecutionStatus(status),
+                start_timestamp=_started_at(started),
+                end_timestamp=dt.datetime.fromisoformat(ended) if ended else None,
+            )
+            for arn, function, status, started, ended in rows
+        ]
+
+    def callback_execution(self, callback_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT arn FROM callbacks WHERE callback_id = ?", (callback_id,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def _read_or_mark(
+        self, arn: str, function_name: str, started_at: str, record: str
+    ) -> StoredExecution:
+        """The stored execution; one whose rows cannot be read (a corrupt file, a foreign
+        write) comes back ``FAILED`` with ``UnreadableRecordError``, and only its status
+        column is changed (its rows are kept for a post-mortem): one bad record harms one
+        execution, never the listing of the others nor the scheduling of theirs."""
+        try:
+            return self._read(arn, record)
+        except Exception as exc:
+            error = UnreadableRecordError(f"the stored record of {arn} cannot be read: {exc!r}")
+            if not self.read_only:
+                # Listings (which read no records) show it failed from now on.
+                with self._db:
+                    self._db.execute(
+                        "UPDATE executions SET status = 'FAILED' WHERE arn = ?", (arn,)
+                    )
+            return StoredExecution(
+                arn=arn,
+                function_name=function_name,
+                status=ExecutionStatus.FAILED,
+                operations=[],
+                token="",
+                token_seq=0,
+                start_timestamp=_started_at(started_at),
+                error=ErrorObject(error_type=qualified_type_name(error), error_message=str(error)),
+            )
 
     def _read(self, arn: str, record: str) -> StoredExecution:
         data = json.loads(record, object_hook=_decode_datetimes)
@@ -378,4 +694,8 @@ class SqliteStore:
         return StoredExecution._from_header(data, operations, events)
 
     def close(self) -> None:
+        """Close the file and, with the process's last store of it, give up writing it."""
         self._db.close()
+        if self._owner_key is not None:
+            _OwnerLock.release(self._owner_key)
+            self._owner_key = None

@@ -44,6 +44,7 @@ __all__ = [
     "CallbackState",
     "CallbackTimeoutException",
     "ChainedInvokeState",
+    "DurableExecutionAlreadyStartedException",
     "ExecutionRecord",
     "InvalidParameterValueException",
     "MemoryBackend",
@@ -81,8 +82,8 @@ _CALLBACK_ID_MAX = 1024
 # error object size AWS's local runner enforces.
 MAX_PAYLOAD_CHARS = 6 * 1024 * 1024
 MAX_ERROR_BYTES = 32 * 1024
-# Answers kept for ClientToken retries; a retry follows its lost answer within seconds.
-_REMEMBERED_ANSWERS = 256
+# How long a ClientToken is remembered: the service model's "15-minute window".
+CLIENT_TOKEN_WINDOW = dt.timedelta(minutes=15)
 
 
 def _utcnow() -> dt.datetime:
@@ -120,6 +121,14 @@ class InvalidParameterValueException(ServiceError):
 
     code = "InvalidParameterValueException"
     status_code = 400
+
+
+class DurableExecutionAlreadyStartedException(ServiceError):
+    """As the service model documents it: "Each durable execution name must be unique
+    within the function"."""
+
+    code = "DurableExecutionAlreadyStartedException"
+    status_code = 409
 
 
 class CallbackTimeoutException(ServiceError):
@@ -198,10 +207,25 @@ class ChainedInvokeState:
     child_arn: str | None = None
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """A checkpoint call answered under a ClientToken: what was asked, what was answered."""
+
+    checkpoint_token: str
+    updates: tuple[OperationUpdate, ...]
+    response: CheckpointResponse
+    at: dt.datetime
+
+
 @dataclass
 class ExecutionRecord:
     """The service-side state of one execution: its operations in creation order, and what
-    the service keeps beside them: callbacks by CallbackId, chained invokes by operation id."""
+    the service keeps beside them: callbacks by CallbackId, chained invokes by operation id.
+
+    ``lock`` guards the record: calls on different executions never wait for each other
+    (the backend's hooks run under it, so one execution's changes are reported in order).
+    ``answers`` are the calls answered under a ClientToken in the last
+    ``CLIENT_TOKEN_WINDOW``, oldest first."""
 
     arn: str
     operations: dict[str, Operation] = field(default_factory=dict)
@@ -211,6 +235,8 @@ class ExecutionRecord:
     chained_invokes: dict[str, ChainedInvokeState] = field(default_factory=dict)
     # Operations the service changed since the last invocation (UpdatedOperationIds).
     updated_ids: list[str] = field(default_factory=list)
+    answers: OrderedDict[str, _Answer] = field(default_factory=OrderedDict, repr=False)
+    lock: threading.RLock = field(default_factory=threading.RLock, compare=False, repr=False)
 
     @property
     def execution_operation(self) -> Operation:
@@ -233,22 +259,28 @@ class MemoryBackend:
         on_changes: Callable[[str, Sequence[OperationChange]], None] | None = None,
         on_checkpoint: Callable[[str], None] | None = None,
         resolve_function: Callable[[str], ErrorObject | None] | None = None,
+        record_calls: bool = True,
     ) -> None:
         """``on_changes`` sees every applied transition and ``on_checkpoint`` every accepted
-        call, under the backend's lock, so concurrent checkpoints are reported in the order
-        they were applied (the local service builds its history and persists from them).
+        call, under the execution's lock, so concurrent checkpoints are reported in the
+        order they were applied (the local service builds its history and persists from
+        them).
 
         ``resolve_function`` checks a CHAINED_INVOKE target at START, as the service does
         before it schedules anything: an error it returns fails the operation in the
-        checkpoint response itself. Without it every target is accepted (STARTED)."""
+        checkpoint response itself. Without it every target is accepted (STARTED).
+
+        ``record_calls=False`` keeps ``calls`` empty (a long-running service would
+        otherwise hold every update it ever received)."""
         self.clock = clock
         self.page_size = page_size
         self._on_changes = on_changes
         self._on_checkpoint = on_checkpoint
-        self._answers: OrderedDict[tuple[str, str], CheckpointResponse] = OrderedDict()
         self._resolve_function = resolve_function
         self.executions: dict[str, ExecutionRecord] = {}
         self.calls: list[RecordedCall] = []
+        self._record_calls = record_calls
+        # Guards ``executions`` as a whole (new executions); each record has its own lock.
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
 
@@ -286,8 +318,8 @@ class MemoryBackend:
 
     def invocation_event(self, arn: str) -> dict[str, Any]:
         """The Lambda event of the next invocation: a fresh token and the first page of state."""
-        with self._lock:
-            record = self._record(arn)
+        record = self._record(arn)
+        with record.lock:
             self._new_token(record)
             page = self.get_state(arn, record.token, "")
             updated, record.updated_ids = record.updated_ids, []
@@ -302,8 +334,9 @@ class MemoryBackend:
             }
 
     def operations(self, arn: str) -> list[Operation]:
-        with self._lock:
-            return list(self._record(arn).operations.values())
+        record = self._record(arn)
+        with record.lock:
+            return list(record.operations.values())
 
     # -- DurableBackend -----------------------------------------------------------
 
@@ -314,20 +347,29 @@ class MemoryBackend:
         updates: Sequence[OperationUpdate],
         client_token: str | None = None,
     ) -> CheckpointResponse:
-        with self._lock:
-            record = self._record(execution_arn)
-            # A retried call (its answer was lost) carries the same ClientToken: the
-            # service answers it again instead of applying it twice.
-            key = (execution_arn, client_token or "")
-            if client_token is not None and key in self._answers:
-                return self._answers[key]
+        record = self._record(execution_arn)
+        with record.lock:
+            if client_token is not None:
+                answered = self._answered(record, client_token, checkpoint_token, updates)
+                if answered is not None:
+                    return answered
             if checkpoint_token != record.token:
                 raise CheckpointError(
                     "Invalid checkpoint token: it is not the newest token of this execution",
                     retryable=False,
                     error_code="InvalidParameterValueException",
                 )
-            self.calls.append(RecordedCall(execution_arn, tuple(updates)))
+            ended = record.execution_operation.status
+            if ended.is_terminal:
+                # As AWS's runner: an ended execution (stopped while an invocation ran, or
+                # completed by it) takes no more checkpoints.
+                raise CheckpointError(
+                    f"Invalid checkpoint token: the execution has ended ({ended.value})",
+                    retryable=False,
+                    error_code="InvalidParameterValueException",
+                )
+            if self._record_calls:
+                self.calls.append(RecordedCall(execution_arn, tuple(updates)))
             changes = self.apply(execution_arn, updates)
             self._new_token(record)
             if self._on_checkpoint is not None:
@@ -336,17 +378,51 @@ class MemoryBackend:
                 checkpoint_token=record.token, operations=[c.after for c in changes]
             )
             if client_token is not None:
-                self._answers[key] = response
-                if len(self._answers) > _REMEMBERED_ANSWERS:
-                    self._answers.popitem(last=False)
+                record.answers[client_token] = _Answer(
+                    checkpoint_token, tuple(updates), response, self.clock()
+                )
             return response
 
+    def _answered(
+        self,
+        record: ExecutionRecord,
+        client_token: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+    ) -> CheckpointResponse | None:
+        """The answer already given under ``client_token`` in the window (a retry whose
+        answer was lost gets it again, nothing is applied twice); ``None`` for a new token.
+        A token reused for another request is refused: applying it would lose or duplicate
+        what the caller meant."""
+        now = self.clock()
+        while record.answers:
+            oldest = next(iter(record.answers.values()))
+            if now - oldest.at <= CLIENT_TOKEN_WINDOW:
+                break
+            record.answers.popitem(last=False)
+        answer = record.answers.get(client_token)
+        if answer is None:
+            return None
+        if answer.checkpoint_token != checkpoint_token or answer.updates != tuple(updates):
+            raise CheckpointError(
+                f"ClientToken {client_token} was already used for a different request",
+                retryable=False,
+                error_code="InvalidParameterValueException",
+            )
+        return answer.response
+
     def get_state(self, execution_arn: str, checkpoint_token: str, marker: str) -> StatePage:
-        with self._lock:
-            record = self._record(execution_arn)
+        record = self._record(execution_arn)
+        with record.lock:
             if checkpoint_token != record.token:
                 raise CheckpointError(
                     "Invalid checkpoint token",
+                    retryable=False,
+                    error_code="InvalidParameterValueException",
+                )
+            if marker and not marker.isdigit():
+                raise CheckpointError(
+                    f"Invalid Marker {marker!r}",
                     retryable=False,
                     error_code="InvalidParameterValueException",
                 )
@@ -359,8 +435,8 @@ class MemoryBackend:
 
     def apply(self, arn: str, updates: Sequence[OperationUpdate]) -> list[OperationChange]:
         """Validate every update first, then apply them all (a call is all or nothing)."""
-        with self._lock:
-            record = self._record(arn)
+        record = self._record(arn)
+        with record.lock:
             staged: dict[str, Operation] = {}
             changes: list[OperationChange] = []
             for update in updates:
@@ -380,8 +456,8 @@ class MemoryBackend:
 
     def set_operation(self, arn: str, operation: Operation) -> OperationChange:
         """Service-side transition (a timer fired, a callback arrived): replace an operation."""
-        with self._lock:
-            record = self._record(arn)
+        record = self._record(arn)
+        with record.lock:
             change = OperationChange(record.operations.get(operation.id), operation)
             record.operations[operation.id] = operation
             if operation.id not in record.updated_ids:
@@ -555,8 +631,9 @@ class MemoryBackend:
         error: ErrorObject | None = None,
     ) -> OperationChange:
         """Move an operation to ``status`` as the service does (wait fired, step retry due)."""
-        with self._lock:
-            current = self._record(arn).operations[operation_id]
+        record = self._record(arn)
+        with record.lock:
+            current = record.operations[operation_id]
             changes: dict[str, Any] = {"status": status}
             if status.is_terminal:
                 changes["end_timestamp"] = self.clock()
@@ -576,7 +653,8 @@ class MemoryBackend:
         ``until=None`` fires every timer, as if all the time needed had passed (a callback
         without a timeout still waits for its answer).
         """
-        with self._lock:
+        record = self._record(arn)
+        with record.lock:
             changes = []
             for deadline in self.callback_deadlines(arn):
                 if until is None or deadline.at <= until:
@@ -588,7 +666,7 @@ class MemoryBackend:
                             error=deadline.error,
                         )
                     )
-            for op in list(self._record(arn).operations.values()):
+            for op in list(record.operations.values()):
                 if op.type is OperationType.WAIT and op.status is OperationStatus.STARTED:
                     due = op.wait_details.scheduled_end_timestamp if op.wait_details else None
                     if until is None or due is None or due <= until:
@@ -603,8 +681,8 @@ class MemoryBackend:
 
     def callback_deadlines(self, arn: str) -> list[CallbackDeadline]:
         """The next deadline of every started callback of ``arn`` that has one, earliest first."""
-        with self._lock:
-            record = self._record(arn)
+        record = self._record(arn)
+        with record.lock:
             deadlines = [
                 deadline
                 for state in record.callbacks.values()
@@ -617,15 +695,17 @@ class MemoryBackend:
         """SendDurableExecutionCallbackSuccess: the callback SUCCEEDS with ``result`` (the
         API's Result blob, as text). Returns the ARN of its execution, which the service
         then invokes again."""
-        with self._lock:
-            arn, op = self._open_callback(callback_id)
+        arn, record = self._callback_record(callback_id)
+        with record.lock:
+            op = self._open_callback(callback_id, record)
             self.complete(arn, op.id, OperationStatus.SUCCEEDED, result=result)
             return arn
 
     def send_callback_failure(self, callback_id: str, error: ErrorObject) -> str:
         """SendDurableExecutionCallbackFailure: the callback FAILS with ``error``."""
-        with self._lock:
-            arn, op = self._open_callback(callback_id)
+        arn, record = self._callback_record(callback_id)
+        with record.lock:
+            op = self._open_callback(callback_id, record)
             self.complete(arn, op.id, OperationStatus.FAILED, error=error)
             return arn
 
@@ -633,33 +713,39 @@ class MemoryBackend:
         """SendDurableExecutionCallbackHeartbeat: restart the heartbeat timeout from now.
         Adds no event and changes no operation (a callback without a heartbeat timeout
         accepts it too)."""
-        with self._lock:
-            arn, _ = self._open_callback(callback_id)
-            self.executions[arn].callbacks[callback_id].last_heartbeat = self.clock()
+        arn, record = self._callback_record(callback_id)
+        with record.lock:
+            self._open_callback(callback_id, record)
+            record.callbacks[callback_id].last_heartbeat = self.clock()
             return arn
 
-    def _open_callback(self, callback_id: str) -> tuple[str, Operation]:
-        """The execution and operation of a callback that may still be completed, or the
-        API's error: malformed id, unknown id, or a callback already closed."""
+    def _callback_record(self, callback_id: str) -> tuple[str, ExecutionRecord]:
+        """The execution a callback id belongs to, or the API's error for a malformed or
+        unknown id."""
         if len(callback_id) > _CALLBACK_ID_MAX or not _CALLBACK_ID.fullmatch(callback_id):
             raise InvalidParameterValueException(
                 "CallbackId must be 1 to 1024 characters matching [A-Za-z0-9+/]+={0,2}"
             )
-        for arn, record in self.executions.items():
-            state = record.callbacks.get(callback_id)
-            if state is None:
-                continue
-            op = record.operations[state.operation_id]
-            if op.status is not OperationStatus.STARTED:
-                raise CallbackTimeoutException(
-                    f"Callback {callback_id} is already closed ({op.status.value})"
-                )
-            if record.execution_operation.status.is_terminal:
-                raise CallbackTimeoutException(
-                    f"Callback {callback_id} is closed: its execution has ended"
-                )
-            return arn, op
+        with self._lock:
+            records = list(self.executions.items())
+        for arn, record in records:
+            if callback_id in record.callbacks:
+                return arn, record
         raise ResourceNotFoundException(f"Callback {callback_id} not found")
+
+    def _open_callback(self, callback_id: str, record: ExecutionRecord) -> Operation:
+        """The operation of a callback that may still be completed (under its execution's
+        lock), or ``CallbackTimeoutException`` for a callback already closed."""
+        op = record.operations[record.callbacks[callback_id].operation_id]
+        if op.status is not OperationStatus.STARTED:
+            raise CallbackTimeoutException(
+                f"Callback {callback_id} is already closed ({op.status.value})"
+            )
+        if record.execution_operation.status.is_terminal:
+            raise CallbackTimeoutException(
+                f"Callback {callback_id} is closed: its execution has ended"
+            )
+        return op
 
     def _record(self, arn: str) -> ExecutionRecord:
         try:

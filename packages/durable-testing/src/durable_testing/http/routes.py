@@ -27,7 +27,7 @@ from durable_testing.http.errors import (
     not_found,
 )
 from durable_testing.local_service import LocalService
-from durable_testing.stores import StoredExecution
+from durable_testing.stores import ExecutionSummary, StoredExecution
 
 __all__ = ["START_EXECUTION_PATH", "DurableApi", "Route"]
 
@@ -125,6 +125,8 @@ class DurableApi:
             arn = self.service.start(str(name), input_value, execution_name=execution_name)
         except KeyError:
             raise not_found(f"Function not found: {name}") from None
+        except ServiceError as exc:
+            raise ApiError(exc.code, exc.message) from None
         return {"ExecutionArn": arn}
 
     def get_durable_execution(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -157,9 +159,8 @@ class DurableApi:
         after, before = params.get("StartedAfter"), params.get("StartedBefore")
         executions = [
             e
-            for e in self.service.store.list_executions()
-            if e.function_name == function
-            and (statuses is None or e.status.value in statuses)
+            for e in self.service.store.summaries(function)
+            if (statuses is None or e.status.value in statuses)
             and (name is None or _name_of(e.arn) == name)
             and (after is None or e.start_timestamp > after)
             and (before is None or e.start_timestamp < before)
@@ -220,7 +221,7 @@ def _callback_errors() -> Iterator[None]:
         raise ApiError(exc.code, exc.message) from None
 
 
-def _summary(execution: StoredExecution) -> dict[str, Any]:
+def _summary(execution: StoredExecution | ExecutionSummary) -> dict[str, Any]:
     """The ``Execution`` shape of ``ListDurableExecutionsByFunction``."""
     return {
         "DurableExecutionArn": execution.arn,

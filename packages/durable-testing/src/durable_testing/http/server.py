@@ -4,11 +4,12 @@ boto3's ``lambda`` client with ``endpoint_url`` pointed here works unchanged, so
 ``durable_core.LambdaBackend``, AWS's own SDK and any tool that speaks the API can
 run against the local service. Routes, request checks and response encoding come
 from boto3's service model; executions are started with dex-local-runner's
-``POST /start-durable-execution``. A scheduler thread drives every unfinished
-execution (invocations run in-process, timers fire on the service's clock). No lock
-is held while a handler runs, so a handler may call any route of this server (its
+``POST /start-durable-execution``. A scheduler thread hands every execution with work
+due to a driver thread of its own (invocations run in-process, timers fire on the
+service's clock), so a long invocation delays no other execution. No lock is held
+while a handler runs, so a handler may call any route of this server (its
 checkpoints, a callback answer, a new execution): ``LocalService`` is thread-safe
-and holds its own lock only around its bookkeeping.
+and locks each execution only around its bookkeeping.
 
 Only stdlib ``http.server``: it binds ``127.0.0.1`` by default and is meant for a
 laptop or a test, not for a network.
@@ -16,10 +17,13 @@ laptop or a test, not for a network.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import sys
 import threading
 import uuid
+import warnings
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -39,7 +43,14 @@ from durable_testing.http.shapes import (
 )
 from durable_testing.local_service import LocalService
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "OPERATIONS", "FaultSwitch", "LambdaApiServer"]
+__all__ = [
+    "DEFAULT_CONNECTION_TIMEOUT",
+    "DEFAULT_MAX_BODY_BYTES",
+    "LISTEN_BACKLOG",
+    "OPERATIONS",
+    "FaultSwitch",
+    "LambdaApiServer",
+]
 
 OPERATIONS = (
     "CheckpointDurableExecution",
@@ -54,6 +65,13 @@ OPERATIONS = (
 )
 DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024
 """Above the 6 MB payload CheckpointDurableExecution accepts, plus the envelope."""
+DEFAULT_CONNECTION_TIMEOUT = 60.0
+"""Seconds a connection may stay silent (mid-request or idle between keep-alive requests)
+before the server closes it: a client that went away without closing its connection
+(half-open) holds a server thread only that long. boto3 answers in far less."""
+LISTEN_BACKLOG = 1024
+"""Connections the kernel queues before the server accepts them (socketserver's default
+is 5: a burst of 200 clients then stalled for up to a minute in SYN retransmits)."""
 
 _log = logging.getLogger("durable_testing.http")
 _ROUTES = [
@@ -101,11 +119,29 @@ class FaultSwitch:
         return ApiError(code, f"injected {code} for {operation}")
 
 
+class _HttpServer(ThreadingHTTPServer):
+    """A thread per connection, a listen queue that holds a burst, and a connection that a
+    client drops or lets time out ends quietly (it is the client's doing, not an error)."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            _log.debug("connection from %s ended: %r", client_address, error)
+        else:
+            _log.exception("connection from %s failed", client_address)
+
+
 class LambdaApiServer:
     """Serves ``service`` on ``host:port`` (port 0 picks a free one) and drives its executions.
 
     Use it as a context manager, or ``start()`` / ``stop()``; ``endpoint_url`` is what
-    a boto3 client needs. ``poll_interval`` is how often the scheduler looks for due work.
+    a boto3 client needs. ``poll_interval`` is how often the scheduler looks for due work
+    (and how soon ``stop()`` returns); ``connection_timeout`` how long a connection may
+    stay silent before it is closed. The socket listens from construction on: connections
+    made before ``start()`` wait in the listen queue.
     """
 
     def __init__(
@@ -116,17 +152,29 @@ class LambdaApiServer:
         *,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         poll_interval: float = 0.02,
+        connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT,
     ) -> None:
         self.service = service
         self.max_body_bytes = max_body_bytes
         self.poll_interval = poll_interval
+        self.connection_timeout = connection_timeout
         self.faults = FaultSwitch()
         self.api = DurableApi(service)
         self.console = Console(service, self.dispatch)
-        self._http = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._http.daemon_threads = True
+        if not _is_loopback(host):
+            message = (
+                f"serving the durable execution API on {host}, which is not a loopback address:"
+                " anyone who can reach it can start executions and complete callbacks"
+                " (there is no authentication); bind 127.0.0.1 unless you mean it"
+            )
+            _log.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=2)
+        self._http = _HttpServer((host, port), _handler_class(self))
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._driving: set[str] = set()
+        self._driving_lock = threading.Lock()
+        self._driven = threading.Condition(self._driving_lock)
 
     @property
     def endpoint_url(self) -> str:
@@ -135,7 +183,12 @@ class LambdaApiServer:
 
     def start(self) -> LambdaApiServer:
         self._threads = [
-            threading.Thread(target=self._http.serve_forever, name="durable-http", daemon=True),
+            threading.Thread(
+                target=self._http.serve_forever,
+                kwargs={"poll_interval": self.poll_interval},
+                name="durable-http",
+                daemon=True,
+            ),
             threading.Thread(target=self._schedule, name="durable-scheduler", daemon=True),
         ]
         for thread in self._threads:
@@ -148,6 +201,8 @@ class LambdaApiServer:
         self._http.shutdown()
         for thread in self._threads:
             thread.join(timeout)
+        with self._driving_lock:
+            self._driven.wait_for(lambda: not self._driving, timeout)
         self._http.server_close()
 
     def serve_forever(self) -> None:
@@ -172,24 +227,50 @@ class LambdaApiServer:
     # -- scheduling ---------------------------------------------------------------
 
     def _schedule(self) -> None:
-        """Drive each unfinished execution a little at a time, so none starves the others.
+        """Hand each execution with work due to a driver thread of its own, so a long
+        invocation delays no other execution (as on Lambda, every invocation runs in its
+        own environment): a new execution is invoked within a poll interval however
+        busy the others are.
 
         The store's unfinished executions (a restart) are loaded once; after that the
         service knows every execution started through it. Nothing is locked here: the
-        service locks its own state, and never while a handler runs.
+        service locks each execution's state, and never while a handler runs.
         """
-        arns = [e.arn for e in self.service.store.list_executions(unfinished_only=True)]
+        try:
+            for stored in self.service.store.list_executions(unfinished_only=True):
+                self._drive_apart(stored.arn)
+        except Exception:
+            _log.exception("the scheduler could not list the store's unfinished executions")
         while not self._stopping.wait(self.poll_interval):
-            for arn in arns:
-                if self._stopping.is_set():
-                    return
-                try:
-                    self.service.run_until_complete(arn, timeout=self.poll_interval)
-                except TimeoutError:
-                    continue
-                except Exception:
-                    _log.exception("the scheduler could not drive %s", arn)
-            arns = self.service.unfinished()
+            try:
+                due = self.service.due()
+            except Exception:
+                _log.exception("the scheduler could not list the executions due")
+                continue
+            for arn in due:
+                self._drive_apart(arn)
+
+    def _drive_apart(self, arn: str) -> None:
+        """Drive ``arn`` for a poll interval on a thread of its own, unless one already is."""
+        with self._driving_lock:
+            if arn in self._driving or self._stopping.is_set():
+                return
+            self._driving.add(arn)
+        threading.Thread(
+            target=self._drive, args=(arn,), name="durable-driver", daemon=True
+        ).start()
+
+    def _drive(self, arn: str) -> None:
+        try:
+            self.service.run_until_complete(arn, timeout=self.poll_interval)
+        except TimeoutError:
+            pass
+        except Exception:
+            _log.exception("the scheduler could not drive %s", arn)
+        finally:
+            with self._driving_lock:
+                self._driving.discard(arn)
+                self._driven.notify_all()
 
     # -- requests -----------------------------------------------------------------
 
@@ -226,6 +307,15 @@ class LambdaApiServer:
         return int(model.http.get("responseCode", 200)), encode_response(model.output_shape, answer)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body or b"{}")
@@ -239,6 +329,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
 def _handler_class(server: LambdaApiServer) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = server.connection_timeout
+        # Headers and body go out in two writes: with Nagle's algorithm the body waits for
+        # the client's delayed ACK of the headers, 40 ms per call on Linux loopback.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             self._answer()
@@ -253,15 +347,21 @@ def _handler_class(server: LambdaApiServer) -> Callable[..., BaseHTTPRequestHand
             self._answer()
 
         def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > server.max_body_bytes:
-                too_large = ApiError(
+            declared = self.headers.get("Content-Length") or "0"
+            refusal = None
+            if not declared.isdigit():
+                # The body's end is unknown: answer, and close the connection.
+                refusal = invalid_parameter(f"Invalid Content-Length {declared!r}")
+            elif int(declared) > server.max_body_bytes:
+                refusal = ApiError(
                     "RequestTooLargeException",
                     f"Request must be smaller than {server.max_body_bytes} bytes",
                 )
+            if refusal is not None:
                 self.close_connection = True
-                self._send(too_large.status, too_large.body(), too_large.code)
+                self._send(refusal.status, refusal.body(), refusal.code)
                 return
+            length = int(declared)
             body = self.rfile.read(length) if length else b""
             if server.console.answer(self, body):
                 return
