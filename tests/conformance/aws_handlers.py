@@ -50,8 +50,15 @@ def aws(handler: Callable[[Any, Any], Any]) -> LambdaHandler:
     return invoke
 
 
-def _retry(max_attempts: int = 3, delay: int = 5, rate: float = 2, **more: Any) -> StepConfig:
+def _retry(
+    max_attempts: int = 3,
+    delay: int = 5,
+    rate: float = 2,
+    semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+    **more: Any,
+) -> StepConfig:
     return StepConfig(
+        step_semantics=semantics,
         retry_strategy=create_retry_strategy(
             RetryStrategyConfig(
                 max_attempts=max_attempts,
@@ -60,7 +67,7 @@ def _retry(max_attempts: int = 3, delay: int = 5, rate: float = 2, **more: Any) 
                 jitter_strategy=JitterStrategy.NONE,
                 **more,
             )
-        )
+        ),
     )
 
 
@@ -105,8 +112,7 @@ def at_most_once_no_retry(event: str, ctx: Any) -> str:
         step_ctx.logger.info(event)
         raise SystemExit(1)
 
-    config = _retry(max_attempts=1)
-    config.step_semantics = StepSemantics.AT_MOST_ONCE_PER_RETRY
+    config = _retry(max_attempts=1, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
     return ctx.step(flaky, name="at_most_once_flaky_step", config=config)
 
 
@@ -116,8 +122,7 @@ def at_most_once_with_retry(event: str, ctx: Any) -> str:
         _crash_once(ctx.state.durable_execution_arn, "at_most_once_with_retry")
         return "succeeded on second attempt"
 
-    config = _retry(max_attempts=2, delay=1, rate=1)
-    config.step_semantics = StepSemantics.AT_MOST_ONCE_PER_RETRY
+    config = _retry(2, 1, 1, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
     return ctx.step(flaky, config=config)
 
 

@@ -14,6 +14,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from durable_core.execution import LambdaHandler
@@ -47,7 +48,7 @@ class _DexService:
 
 _ENDPOINT = "AWS_ENDPOINT_URL_LAMBDA"
 # The runner with its one fix (``tests/conformance/dex_runner.py``), or as released.
-PATCHED = (sys.executable, "-m", "tests.conformance.dex_runner")
+PATCHED = (sys.executable, str(Path(__file__).with_name("dex_runner.py")))
 RELEASED = (str(DEX_LOCAL_RUNNER),)
 
 

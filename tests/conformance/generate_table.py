@@ -51,6 +51,11 @@ def _missing(errors: list[str]) -> set[str]:
     return {m[1] for error in errors if (m := _MISSING.fullmatch(error))}
 
 
+def _shape(errors: list[str]) -> list[str]:
+    """The validator's messages without the values one run draws (names, ARNs)."""
+    return sorted(re.sub(r"'[^']*'", "'…'", error) for error in errors)
+
+
 def _local(requirements: list[Requirement]) -> dict[str, Verdict]:
     with local_service() as service:
         return {r.id: judge(r, service) for r in requirements}
@@ -79,12 +84,15 @@ def _runner_drops(dex: dict[str, Verdict], aws: dict[str, Verdict]) -> dict[str,
 def _dex_cell(ours: Verdict, aws: Verdict | None, shown: dict[str, str]) -> tuple[str, str]:
     """Pass, or fail with the validator's messages and what AWS's SDK shows of them.
 
-    **runner**: every message is a field missing from the history, and AWS's SDK's
-    handler (for this requirement, or else for the one named) lacks the same field.
+    **runner**: AWS's SDK's handler for this requirement fails with the same messages;
+    or every message is a field missing from the history, and AWS's SDK's handler (for
+    this requirement, or else for the one named) lacks the same field.
     """
     if ours.passed:
         return "pass", ""
     message = "; ".join(ours.errors[:3])
+    if aws is not None and not aws.passed and _shape(aws.errors) == _shape(ours.errors):
+        return "fail (runner)", f"{message} — AWS's SDK's handler fails with the same messages"
     missing = _missing(ours.errors)
     only_missing = all(_MISSING.fullmatch(error) for error in ours.errors)
     if only_missing and missing <= shown.keys():
@@ -145,7 +153,11 @@ def render() -> str:
             " with AWS's SDK). `make test` runs a representative subset of this column;"
             " the whole column takes minutes of real time.",
             "",
-            "**fail (runner)**: every validator message is a field missing from the runner's"
+            "**fail (runner)**: a handler written with AWS's SDK for the requirement, run the"
+            " same way on the same runner, fails with the same validator messages (the"
+            " interrupted-step requirements: the runner records no `InvocationCompleted` for"
+            " an invocation that crashed); or every validator message is a field missing from"
+            " the runner's"
             " history, and a handler written with AWS's SDK (`tests/conformance/aws_handlers.py`),"
             " run the same way on the same runner, lacks the same field: the one for this"
             " requirement, or else the one for the requirement named (the runner drops the"
