@@ -54,6 +54,8 @@ def test_requirement_passes_on_dex_local_runner(requirement_id: str, ours: Any) 
     assert verdict.passed, "\n".join(verdict.errors)
 
 
+# 1-17's step exits its process on purpose: the invoke endpoint's thread ends with it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize("requirement_id", list(RUNNER_FAILS))
 def test_what_the_runner_drops_fails_alike_with_aws_sdk(
     requirement_id: str, ours: Any, aws: Any
