@@ -285,8 +285,8 @@ def test_handlers_log_through_any_logger_once_per_execution(
         extras = [vars(r) for r in caplog.records if r.name == "orders"]
     # two invocations, but each line once: replayed code does not log again
     assert lines == [("INFO", "order 7 received"), ("WARNING", "charging"), ("INFO", "done")]
-    assert all(extra["execution_arn"] == driven.arn for extra in extras)
-    assert extras[1]["operation_id"] == charge_id and extras[1]["attempt"] == 1
+    assert all(extra["executionArn"] == driven.arn for extra in extras)
+    assert extras[1]["operationId"] == charge_id and extras[1]["attempt"] == 1
 
 
 def test_plugins_are_accepted_by_the_builder() -> None:

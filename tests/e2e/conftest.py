@@ -149,7 +149,10 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 @contextlib.contextmanager
 def dex_local_runner(
-    handlers: Mapping[str, LambdaHandler], *, durable_targets: tuple[str, ...] = ()
+    handlers: Mapping[str, LambdaHandler],
+    *,
+    durable_targets: tuple[str, ...] = (),
+    runner: tuple[str, ...] = (str(DEX_LOCAL_RUNNER),),
 ) -> Iterator[str]:
     """AWS's ``dex-local-runner`` on a free loopback port, invoking ``handlers``; its URL.
 
@@ -157,13 +160,14 @@ def dex_local_runner(
     name each target, a ``DurableConfig`` making it a durable function (its source,
     ``child_dispatcher.EndpointChildDispatcher``). ``durable_targets`` are declared so;
     the runner then starts a child execution and invokes it at the endpoint by name.
+    ``runner`` is the command that starts it (its CLI, or a patched copy of it).
     """
     assert DEX_LOCAL_RUNNER.exists(), "dex-local-runner is a dev dependency (make install)"
     port = free_port()
     runner_url = f"http://127.0.0.1:{port}"
     with invoke_endpoint(runner_url, handlers) as lambda_url:
         command = [
-            str(DEX_LOCAL_RUNNER),
+            *runner,
             "start-server",
             "--host", "127.0.0.1",
             "--port", str(port),

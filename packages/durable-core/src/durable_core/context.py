@@ -116,10 +116,8 @@ class DurableContext:
         self._replaying = replaying
         self._replay_lock = threading.Lock()
         self.lambda_context = lambda_context
-        self.logger = ReplaySafeLogger(
-            state.base_logger,
-            lambda: self._replaying,
-            {"execution_arn": state.execution_arn, "parent_id": parent_id},
+        self.logger = ReplaySafeLogger.for_context(
+            state.base_logger, lambda: self._replaying, state.execution_arn, parent_id
         )
 
     # -- what handlers read -------------------------------------------------------

@@ -103,7 +103,7 @@ def _planned_flow(
             attempt=plan.attempt,
             operation_id=call.id,
             name=call.name,
-            logger=ctx.logger.with_extra(operation_id=call.id, attempt=plan.attempt),
+            logger=ctx.logger.for_operation(call.id, call.name, plan.attempt),
         )
         try:
             with ctx._user_function(call, plan.attempt):

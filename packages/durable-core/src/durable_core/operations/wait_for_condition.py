@@ -82,7 +82,7 @@ def wait_for_condition_flow(
             attempt=plan.attempt,
             operation_id=call.id,
             name=call.name,
-            logger=ctx.logger.with_extra(operation_id=call.id, attempt=plan.attempt),
+            logger=ctx.logger.for_operation(call.id, call.name, plan.attempt),
         )
         try:
             with ctx._user_function(call, plan.attempt):

@@ -1,0 +1,224 @@
+"""Handlers written with AWS's own SDK for the requirements ``dex-local-runner`` fails.
+
+Each is the requirement's handler as ``tests/conformance/handlers`` writes it for our
+SDK, in AWS's API. ``generate_table.py`` runs one on the same runner, the same way,
+when ours fails there: the same validator messages mean the runner, not the SDK,
+is what the requirement finds wanting. ``tests/conformance/test_dex.py`` does it for
+one requirement of each kind in ``make test``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_durable_execution_sdk_python.config import (
+    CallbackConfig,
+    Duration,
+    InvokeConfig,
+    JitterStrategy,
+    StepConfig,
+    StepSemantics,
+)
+from aws_durable_execution_sdk_python.exceptions import CallbackError
+from aws_durable_execution_sdk_python.execution import durable_execution
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
+from durable_core.execution import LambdaHandler
+
+from tests.conformance.handlers.invoke import ECHO
+from tests.http.support import lambda_client
+
+__all__ = ["AWS_FUNCTIONS", "AWS_HANDLERS"]
+
+AWS_HANDLERS: dict[str, LambdaHandler] = {}
+# The functions the invoke requirements call by name (``handlers/invoke.py``'s names).
+AWS_FUNCTIONS: dict[str, LambdaHandler] = {}
+
+_crashed: set[tuple[str, str]] = set()
+
+
+def aws(handler: Callable[[Any, Any], Any]) -> LambdaHandler:
+    """``handler`` under AWS's ``@durable_execution``, checkpointing to the runner that
+    invokes it (``AWS_ENDPOINT_URL_LAMBDA``, set by ``tests/conformance/dex.py``)."""
+
+    def invoke(event: Any, lambda_context: Any) -> Any:
+        client = lambda_client(os.environ["AWS_ENDPOINT_URL_LAMBDA"])
+        return durable_execution(boto3_client=client)(handler)(event, lambda_context)
+
+    return invoke
+
+
+def _retry(
+    max_attempts: int = 3,
+    delay: int = 5,
+    rate: float = 2,
+    semantics: StepSemantics = StepSemantics.AT_LEAST_ONCE_PER_RETRY,
+    **more: Any,
+) -> StepConfig:
+    return StepConfig(
+        step_semantics=semantics,
+        retry_strategy=create_retry_strategy(
+            RetryStrategyConfig(
+                max_attempts=max_attempts,
+                initial_delay=Duration.from_seconds(delay),
+                backoff_rate=rate,
+                jitter_strategy=JitterStrategy.NONE,
+                **more,
+            )
+        ),
+    )
+
+
+def _crash_once(arn: str, label: str) -> None:
+    """Exit the process (``Runtime.ExitError``) the first time an execution gets here."""
+    if (arn, label) not in _crashed:
+        _crashed.add((arn, label))
+        raise SystemExit(1)
+
+
+def step_basic(event: str, ctx: Any) -> str:
+    return ctx.step(lambda _: f"Hello, {event}!")
+
+
+def fail_first_attempts(failures: int, result: Any, config: StepConfig | None) -> LambdaHandler:
+    def handler(event: Any, ctx: Any) -> Any:
+        def unreliable(step_ctx: Any) -> Any:
+            if step_ctx.attempt <= failures:
+                raise RuntimeError(f"attempt {step_ctx.attempt} failed")
+            return result
+
+        return ctx.step(unreliable, config=config)
+
+    return aws(handler)
+
+
+class TransientError(Exception):
+    """The error the 1-15 retry strategy singles out."""
+
+
+def retry_on_transient(event: Any, ctx: Any) -> str:
+    def flaky(step_ctx: Any) -> str:
+        if step_ctx.attempt == 1:
+            raise TransientError("temporary glitch")
+        return "recovered"
+
+    return ctx.step(flaky, config=_retry(delay=1, rate=1, retryable_error_types=[TransientError]))
+
+
+def at_most_once_no_retry(event: str, ctx: Any) -> str:
+    def flaky(step_ctx: Any) -> str:
+        step_ctx.logger.info(event)
+        raise SystemExit(1)
+
+    config = _retry(max_attempts=1, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
+    return ctx.step(flaky, name="at_most_once_flaky_step", config=config)
+
+
+def at_most_once_with_retry(event: str, ctx: Any) -> str:
+    def flaky(step_ctx: Any) -> str:
+        step_ctx.logger.info(event)
+        _crash_once(ctx.state.durable_execution_arn, "at_most_once_with_retry")
+        return "succeeded on second attempt"
+
+    config = _retry(2, 1, 1, semantics=StepSemantics.AT_MOST_ONCE_PER_RETRY)
+    return ctx.step(flaky, config=config)
+
+
+def child_step_retry(event: Any, ctx: Any) -> str:
+    def body(child: Any) -> str:
+        def unreliable(step_ctx: Any) -> str:
+            if step_ctx.attempt == 1:
+                raise RuntimeError("first attempt fails")
+            return "child step succeeded"
+
+        return child.step(unreliable, config=_retry(max_attempts=2, delay=1, rate=1))
+
+    return ctx.run_in_child_context(body)
+
+
+def child_interrupted(event: str, ctx: Any) -> str:
+    def body(child: Any) -> str:
+        def crashing(_: Any) -> str:
+            _crash_once(ctx.state.durable_execution_arn, "child_interrupted")
+            return event
+
+        return child.step(crashing)
+
+    return ctx.run_in_child_context(body)
+
+
+def await_callback(**timeouts: int) -> LambdaHandler:
+    def handler(event: str, ctx: Any) -> Any:
+        config = CallbackConfig(**{k: Duration.from_seconds(v) for k, v in timeouts.items()})
+        return ctx.create_callback(name=event, config=config).result()
+
+    return aws(handler)
+
+
+def callback_then_step(event: str, ctx: Any) -> Any:
+    config = CallbackConfig(timeout=Duration.from_seconds(5))
+    callback = ctx.create_callback(name=event, config=config)
+    ctx.step(lambda _: "between")
+    return callback.result()
+
+
+def callback_then_wait(event: str, ctx: Any) -> Any:
+    callback = ctx.create_callback(name=event, config=CallbackConfig(Duration.from_seconds(3)))
+    ctx.wait(Duration.from_seconds(6))
+    return callback.result()
+
+
+def caught_callback_error(event: str, ctx: Any) -> str:
+    config = CallbackConfig(timeout=Duration.from_seconds(3))
+    try:
+        message = str(ctx.create_callback(name=event, config=config).result())
+    except CallbackError as error:
+        message = f"callback failed: {error}"
+    ctx.wait(Duration.from_seconds(2))
+    return message
+
+
+def echo(event: Any, ctx: Any) -> Any:
+    return event
+
+
+def echo_input(event: Any, ctx: Any) -> Any:
+    return ctx.invoke(ECHO, event)
+
+
+def with_tenant(event: dict[str, str], ctx: Any) -> Any:
+    config: InvokeConfig[Any, Any] = InvokeConfig(tenant_id=event["tenantId"])
+    return ctx.invoke(ECHO, event["payload"], config=config)
+
+
+def count_to_input(event: int, ctx: Any) -> int:
+    def keep_polling(state: int, attempt: int) -> WaitForConditionDecision:
+        if state < event:
+            return WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+        return WaitForConditionDecision.stop_polling()
+
+    config = WaitForConditionConfig(wait_strategy=keep_polling, initial_state=0)
+    return ctx.wait_for_condition(lambda state, _: state + 1, config)
+
+
+AWS_FUNCTIONS[ECHO] = aws(echo)
+AWS_HANDLERS["1-1"] = aws(step_basic)
+AWS_HANDLERS["1-11"] = fail_first_attempts(1, "Operation succeeded", _retry(2, 1, 1))
+AWS_HANDLERS["1-13"] = fail_first_attempts(2, "succeeded with default retry", None)
+AWS_HANDLERS["1-14"] = fail_first_attempts(2, "succeeded with custom retry", _retry(5, 2, 3))
+AWS_HANDLERS["1-15"] = aws(retry_on_transient)
+AWS_HANDLERS["1-17"] = aws(at_most_once_no_retry)
+AWS_HANDLERS["1-18"] = aws(at_most_once_with_retry)
+AWS_HANDLERS["3-7"] = aws(child_step_retry)
+AWS_HANDLERS["3-12"] = aws(child_interrupted)
+AWS_HANDLERS["4-3"] = await_callback(timeout=5)
+AWS_HANDLERS["4-4"] = await_callback(heartbeat_timeout=5)
+AWS_HANDLERS["4-5"] = await_callback(heartbeat_timeout=10)
+AWS_HANDLERS["4-8"] = aws(callback_then_step)
+AWS_HANDLERS["4-11"] = aws(callback_then_wait)
+AWS_HANDLERS["4-14"] = aws(caught_callback_error)
+AWS_HANDLERS["5-1"] = aws(echo_input)
+AWS_HANDLERS["5-8"] = aws(with_tenant)
+AWS_HANDLERS["6-1"] = aws(count_to_input)
