@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -268,3 +269,13 @@ def test_stop_ends_a_waiting_execution(server: LambdaApiServer, client: Any) -> 
     )
     assert isinstance(answer["StopTimestamp"], dt.datetime)
     assert client.get_durable_execution(DurableExecutionArn=arn)["Status"] == "STOPPED"
+
+
+def test_a_server_whose_scheduler_never_polls_still_stops() -> None:
+    # A test that drives executions itself turns the scheduler off with a very long
+    # poll interval; stop() must not wait that long for the HTTP loop (it hung CI).
+    server = LambdaApiServer(LocalService(), poll_interval=10.0**6).start()
+    stopper = threading.Thread(target=server.stop, daemon=True)
+    stopper.start()
+    stopper.join(10.0)
+    assert not stopper.is_alive(), "stop() is still waiting for the HTTP loop"
