@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aws_durable_execution_sdk_python.exceptions import CheckpointError as AwsCheckpointError
@@ -36,7 +35,11 @@ from durable_core import CheckpointError, ExecutionOptions, MemoryBackend, run_i
 from durable_core.execution import LambdaHandler
 from durable_core.types import Operation, OperationUpdate
 
-Invoker = Callable[["Run", dict[str, Any]], dict[str, Any]]
+from tests.driver import Execution, Invoker
+from tests.driver import start as start_execution
+
+#: An execution driven on one backend, possibly by several invokers (the tests' driver).
+Run = Execution
 
 
 # -- conversions between the two SDKs' wire models ---------------------------------
@@ -144,65 +147,6 @@ def our_invoker(handler: Callable[[Any, Any], Any]) -> Invoker:
     return invoke
 
 
-@dataclass
-class Run:
-    """One execution driven on one backend, possibly by several invokers."""
-
-    backend: MemoryBackend
-    arn: str
-    responses: list[dict[str, Any]] = field(default_factory=list)
-    aws_raw_updates: list[list[dict[str, Any]]] = field(default_factory=list)
-
-    @property
-    def final(self) -> dict[str, Any]:
-        return self.responses[-1]
-
-    def invoke(self, invoker: Invoker) -> dict[str, Any]:
-        """One invocation; on PENDING, time passes (due timers fire) afterwards."""
-        event = self.backend.invocation_event(self.arn)
-        response = invoker(self, event)
-        self.responses.append(response)
-        if response["Status"] == "PENDING":
-            assert self.backend.fire_timers(self.arn), "suspended with nothing to fire"
-        return response
-
-    def until_done(self, invoker: Invoker, max_invocations: int = 20) -> dict[str, Any]:
-        for _ in range(max_invocations):
-            if self.invoke(invoker)["Status"] != "PENDING":
-                return self.final
-        raise AssertionError(f"no terminal status after {max_invocations} invocations")
-
-    def updates(self, *, stack_traces: bool = False) -> list[list[dict[str, Any]]]:
-        """Every non-empty checkpoint call's updates, in the wire form, call by call.
-
-        Error StackTraces are left out unless asked for: ours records the traceback of the
-        user's exception there (issue 13), AWS's SDK leaves the field empty; every other
-        field must be equal.
-        """
-        return [
-            [
-                without_stack_trace(u.to_wire()) if not stack_traces else u.to_wire()
-                for u in call.updates
-            ]
-            for call in self.backend.calls
-            if call.execution_arn == self.arn and call.updates
-        ]
-
-    def operations(self) -> list[Operation]:
-        return self.backend.operations(self.arn)
-
-    def by_name(self, name: str) -> Operation:
-        return next(op for op in self.operations() if op.name == name)
-
-
-def without_stack_trace(update: dict[str, Any]) -> dict[str, Any]:
-    """An update or a response with its error's StackTrace left out."""
-    error = update.get("Error")
-    if error is None or "StackTrace" not in error:
-        return update
-    return {**update, "Error": {k: v for k, v in error.items() if k != "StackTrace"}}
-
-
 def execution_id_of(arn: str) -> str:
     """The id of the EXECUTION operation, as AWS's SDK derives it: the ARN's last segment.
 
@@ -213,7 +157,6 @@ def execution_id_of(arn: str) -> str:
 
 
 def start(input_value: Any = None, *, name: str = "compat") -> Run:
-    """A fresh backend with one execution started with ``input_value``."""
-    backend = MemoryBackend()
-    event = backend.start_execution(input_value, name=name)
-    return Run(backend, event["DurableExecutionArn"])
+    """A fresh backend with one execution started with ``input_value``; time passes
+    (due timers fire) after each PENDING answer, whichever SDK gave it."""
+    return start_execution(None, input_value, name=name, fires_timers=True)

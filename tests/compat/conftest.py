@@ -1,4 +1,5 @@
-"""The compat tests' helpers: the AWS peer adapter lives in ``tests.compat.aws_peer``.
+"""The compat tests' helpers: the AWS peer adapter lives in ``tests.compat.aws_peer``, the
+driver (``Run``) in ``tests.driver``.
 
 It is re-exported here so the tests keep importing from ``tests.compat.conftest``; the
 benchmarks (``benchmarks/run.py``) import the same adapter from ``aws_peer`` directly.
@@ -17,8 +18,8 @@ from tests.compat.aws_peer import (
     start,
     to_aws_operation,
     to_our_update,
-    without_stack_trace,
 )
+from tests.driver import without_stack_trace
 
 __all__ = [
     "AwsServiceClient",

@@ -71,7 +71,7 @@ def our_parallel(event: Any, ctx: DurableContext) -> Any:
 
 
 def _flat(run: Run) -> list[dict[str, Any]]:
-    return [u for call in run.updates() for u in call]
+    return [u for call in run.updates_by_call() for u in call]
 
 
 @pytest.fixture(scope="module")

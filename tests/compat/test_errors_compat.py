@@ -17,7 +17,7 @@ from tests.compat.workflows import (
 
 
 def fails(run: Run) -> list[dict[str, Any]]:
-    return [u for call in run.updates() for u in call if u["Action"] == "FAIL"]
+    return [u for call in run.updates_by_call() for u in call if u["Action"] == "FAIL"]
 
 
 def run_pair(factory: Factory) -> tuple[Run, Run, int, int]:
@@ -37,7 +37,7 @@ def test_step_value_error_no_retry() -> None:
     assert expected[0]["Error"]["ErrorType"] == "ValueError"
     assert expected[0]["Error"]["ErrorMessage"] == "boom"
     assert fails(our_run) == expected
-    assert our_run.updates() == aws_run.updates()
+    assert our_run.updates_by_call() == aws_run.updates_by_call()
 
     # One invocation, one attempt, FAILED in both.
     assert [r["Status"] for r in aws_run.responses] == ["FAILED"]
@@ -99,7 +99,7 @@ def test_our_records_carry_the_traceback_of_the_users_exception() -> None:
     expected = [f'  File "{source}", line {line}, in inner\n    raise ValueError("inner boom")\n']
     step, context = [
         u["Error"]
-        for call in our_run.updates(stack_traces=True)
+        for call in our_run.updates_by_call(stack_traces=True)
         for u in call
         if u["Action"] == "FAIL"
     ]

@@ -202,7 +202,7 @@ def drive(run: Run, invoker: Invoker, scenario: str, *, until_wait: bool = False
 
 
 def fails(run: Run) -> list[dict[str, Any]]:
-    return [u for call in run.updates() for u in call if u["Action"] == "FAIL"]
+    return [u for call in run.updates_by_call() for u in call if u["Action"] == "FAIL"]
 
 
 # A StackTrace inside a batch result's envelope; the sources raising here hold no "]}".
@@ -213,7 +213,7 @@ def flat(run: Run) -> list[dict[str, Any]]:
     """Every update; the tracebacks our batch results carry (AWS's carry none) left out."""
     return [
         {**u, "Payload": _ENVELOPED_STACK_TRACE.sub("", u["Payload"])} if "Payload" in u else u
-        for call in run.updates()
+        for call in run.updates_by_call()
         for u in call
     ]
 

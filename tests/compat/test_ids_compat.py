@@ -50,7 +50,7 @@ def test_ids_in_a_real_run_match() -> None:
 
     run = start({"who": "ada"})
     run.until_done(our_invoker(full_workflow(OURS, Counter())))
-    ids = {u["Name"]: u["Id"] for call in run.updates() for u in call if "Name" in u}
+    ids = {u["Name"]: u["Id"] for call in run.updates_by_call() for u in call if "Name" in u}
     root = OperationIdNamespace(None)
     assert ids["greet"] == root.create_id_for_step(1)
     assert ids["pause"] == root.create_id_for_step(4)

@@ -24,7 +24,7 @@ def big(event: Any, ctx: Any) -> str:
 
 
 def result_update(run: Run) -> dict[str, Any]:
-    (update,) = [u for call in run.updates() for u in call]
+    (update,) = [u for call in run.updates_by_call() for u in call]
     return update
 
 

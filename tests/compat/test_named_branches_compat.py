@@ -95,7 +95,7 @@ def test_named_branches_checkpoint_as_aws(ours: Any) -> None:
     our_run = start(None)
     our_run.until_done(our_invoker(ours))
     assert _branch_names(aws_run) == ["fetch-user", "parallel-branch-1", "parallel-branch-2"]
-    assert our_run.updates() == aws_run.updates()
+    assert our_run.updates_by_call() == aws_run.updates_by_call()
     assert our_run.responses == aws_run.responses
 
 

@@ -48,7 +48,7 @@ Between = Callable[[Run], None]
 
 
 def flat(run: Run) -> list[dict[str, Any]]:
-    return [update for call in run.updates() for update in call]
+    return [update for call in run.updates_by_call() for update in call]
 
 
 def drive(invoker: Invoker, between: Between, event: Any = None, limit: int = 10) -> Run:
@@ -97,14 +97,14 @@ def fire_timers(run: Run) -> None:
 def both(aws: Handler, ours: Handler, between: Between, event: Any = None) -> tuple[Run, Run]:
     aws_run = drive(aws_invoker(durable_execution(aws)), between, event)
     our_run = drive(our_invoker(ours), between, event)
-    assert aws_run.updates(), "AWS's SDK sent no checkpoint"
-    assert aws_run.aws_raw_updates == aws_run.updates()  # the adapter lost nothing
+    assert aws_run.updates_by_call(), "AWS's SDK sent no checkpoint"
+    assert aws_run.aws_raw_updates == aws_run.updates_by_call()  # the adapter lost nothing
     return aws_run, our_run
 
 
 def assert_same(aws_run: Run, our_run: Run) -> None:
     assert flat(our_run) == flat(aws_run)
-    assert our_run.updates() == aws_run.updates()
+    assert our_run.updates_by_call() == aws_run.updates_by_call()
     assert our_run.responses == aws_run.responses
 
 
@@ -155,7 +155,7 @@ def test_callback_timeout_fails_both_with_the_recorded_message() -> None:
             error_message="Callback timed out",
         ),
     )
-    assert our_run.updates() == aws_run.updates()
+    assert our_run.updates_by_call() == aws_run.updates_by_call()
     assert [r["Status"] for r in our_run.responses] == ["PENDING", "FAILED"]
     assert [r["Status"] for r in aws_run.responses] == ["PENDING", "FAILED"]
     # The response's ErrorType is each SDK's own class (AWS: its CallbackTimeoutError).
@@ -234,7 +234,7 @@ def test_invoke_failure(status: OperationStatus) -> None:
         lambda event, ctx: body(ctx),
         finish_invoke(status, error_type="Boom", error_message="target crashed"),
     )
-    assert our_run.updates() == aws_run.updates()
+    assert our_run.updates_by_call() == aws_run.updates_by_call()
     assert [r["Status"] for r in aws_run.responses] == ["PENDING", "FAILED"]
     assert [r["Status"] for r in our_run.responses] == ["PENDING", "FAILED"]
     assert our_run.final["Error"]["ErrorMessage"] == aws_run.final["Error"]["ErrorMessage"]

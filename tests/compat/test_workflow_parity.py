@@ -63,7 +63,7 @@ def run_both(factory: Factory, event: Any) -> tuple[Run, Run]:
 @pytest.mark.parametrize(("factory", "event"), WORKFLOWS)
 def test_checkpoint_updates_identical_call_by_call(factory: Factory, event: Any) -> None:
     aws_run, our_run = run_both(factory, event)
-    expected, actual = aws_run.updates(), our_run.updates()
+    expected, actual = aws_run.updates_by_call(), our_run.updates_by_call()
     assert expected, "AWS's SDK sent no checkpoint"
     # The adapter lost nothing: AWS's own dicts equal what our backend recorded.
     assert aws_run.aws_raw_updates == expected
@@ -93,7 +93,7 @@ def test_full_workflow_shape() -> None:
     assert our_calls == aws_calls
     assert aws_calls["flaky"] == 2 and aws_calls["greet"] == 1
 
-    updates = flat(aws_run.updates())
+    updates = flat(aws_run.updates_by_call())
     actions = [(u.get("Name"), u["Action"]) for u in updates]
     assert ("pause", "START") in actions and ("flaky", "RETRY") in actions
     retry = next(u for u in updates if u["Action"] == "RETRY")
@@ -141,7 +141,7 @@ def test_cross_replay(first: str, switch_after: int) -> None:
 
     expected = reference(full_workflow, {"who": "ada"})
     assert run.final == expected.final
-    assert flat(run.updates()) == flat(expected.updates())
+    assert flat(run.updates_by_call()) == flat(expected.updates_by_call())
     # Bodies completed by the first SDK were replayed, not re-run, by the second.
     for name in ("greet", "typed", "plain"):
         assert before[name] == 1

@@ -1,4 +1,4 @@
-"""The core tests' fixtures; the driver itself is ``_service.Execution``.
+"""The core tests' fixtures; the driver itself is ``tests.driver.Execution``.
 
 The full service (history, stores, real time) is durable-testing's LocalService;
 core tests only need the service's checkpoint rules, which MemoryBackend owns.
@@ -12,7 +12,7 @@ import pytest
 from durable_core import MemoryBackend
 from durable_core.execution import LambdaHandler
 
-from ._service import Execution, start
+from tests.driver import Execution, start
 
 
 def drive(
@@ -23,7 +23,7 @@ def drive(
     max_invocations: int = 50,
 ) -> Execution:
     """Start an execution and run it to its end, firing timers between invocations."""
-    return start(handler, input_value, backend=backend).run_to_end(max_invocations)
+    return start(handler, input_value, backend=backend).run_to_end(max_invocations=max_invocations)
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from durable_core.backends.base import CheckpointResponse
 from durable_core.batch import CompletionConfig, MapConfig, ParallelConfig
 from durable_core.types import ErrorObject, OperationStatus, OperationUpdate
 
-from ._service import start
+from tests.driver import start
+
 from .conftest import drive
 
 NO_RETRY = StepConfig[Any](retry=no_retry)

@@ -42,6 +42,8 @@ from durable_core.aio import AsyncDurableContext
 from durable_core.execution import LambdaHandler
 from durable_core.types import OperationStatus, OperationType
 
+from tests.driver import without_stack_trace
+
 NO_RETRY: StepConfig[Any] = StepConfig(retry=no_retry)
 MARKER_ID = hashlib.blake2b(b"patch:add-check").hexdigest()[:64]
 
@@ -66,13 +68,13 @@ class Played:
         self.calls.append(
             [
                 [
-                    json.dumps(_no_stack_trace(update.to_wire()), sort_keys=True)
+                    json.dumps(without_stack_trace(update.to_wire()), sort_keys=True)
                     for update in call.updates
                 ]
                 for call in self.backend.calls[before:]
             ]
         )
-        self.responses.append(_no_stack_trace(response))
+        self.responses.append(without_stack_trace(response))
         return response
 
     def until_done(self, *, answer_callbacks: bool = False) -> Played:
@@ -102,15 +104,6 @@ class Played:
     def updates_by_invocation(self) -> list[list[str]]:
         """Each invocation's updates as a sorted list: the order threads send them in aside."""
         return [sorted(u for call in invocation for u in call) for invocation in self.calls]
-
-
-def _no_stack_trace(wire: dict[str, Any]) -> dict[str, Any]:
-    """An update or response without its error's StackTrace: the sync and the async
-    workflows raise from their own source lines."""
-    error = wire.get("Error")
-    if not isinstance(error, dict) or "StackTrace" not in error:
-        return wire
-    return {**wire, "Error": {k: v for k, v in error.items() if k != "StackTrace"}}
 
 
 def assert_same_stream(sync: Played, async_: Played, *, concurrent: bool = False) -> None:

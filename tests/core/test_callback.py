@@ -31,7 +31,7 @@ from durable_core._ids import operation_id
 from durable_core.retries import Jitter
 from durable_core.types import ErrorObject, OperationStatus, OperationType
 
-from ._service import start
+from tests.driver import start
 
 # -- create_callback ----------------------------------------------------------------
 

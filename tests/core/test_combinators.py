@@ -26,7 +26,8 @@ from durable_core.combinators import AllBranchesFailedError
 from durable_core.types import OperationStatus, OperationType
 from durable_testing.cli import replay
 
-from ._service import Execution, start
+from tests.driver import Execution, start
+
 from .conftest import drive
 
 NO_RETRY: StepConfig[Any] = StepConfig(retry=no_retry)
@@ -166,7 +167,7 @@ def test_replay_returns_the_recorded_winner_without_rerunning_branches() -> None
 
     backend = MemoryBackend()
     arn = backend.start_execution(None)["DurableExecutionArn"]
-    execution = Execution(run(wf), backend, arn)
+    execution = Execution(backend, arn, run(wf))
     assert execution.invoke()["Status"] == "PENDING"  # suspended in "after"
     execution.fire_timers()
     response = execution.invoke()

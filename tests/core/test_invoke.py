@@ -23,7 +23,7 @@ from durable_core import (
 from durable_core._ids import operation_id
 from durable_core.types import ErrorObject, OperationStatus, OperationType
 
-from ._service import start
+from tests.driver import start
 
 
 def test_invoke_starts_suspends_and_returns_the_result() -> None:

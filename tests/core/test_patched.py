@@ -20,7 +20,7 @@ from durable_core.errors import qualified_type_name
 from durable_core.types import OperationAction, OperationStatus, OperationType
 from durable_testing.cli import replay
 
-from ._service import Execution
+from tests.driver import Execution
 
 MARKER_ID = hashlib.blake2b(b"patch:add-check").hexdigest()[:64]
 
@@ -69,7 +69,7 @@ def _started_on(handler: Any) -> Execution:
     """An execution started on ``handler`` and suspended in its wait."""
     backend = MemoryBackend()
     arn = backend.start_execution(None)["DurableExecutionArn"]
-    execution = Execution(run(handler), backend, arn)
+    execution = Execution(backend, arn, run(handler))
     assert execution.invoke()["Status"] == "PENDING"
     return execution
 

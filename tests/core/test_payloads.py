@@ -25,7 +25,7 @@ from durable_core.payloads import (
 )
 from moto import mock_aws
 
-from ._service import start
+from tests.driver import start
 
 BIG = "x" * 2000 + "tail"
 

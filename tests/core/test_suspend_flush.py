@@ -23,8 +23,8 @@ from durable_core import (
 )
 from durable_core.types import OperationStatus
 
-from tests.core._service import Execution
 from tests.core.test_perf_semantics import SlowBackend
+from tests.driver import Execution
 
 MODES = {
     # Batched: step results and branch results wait in the buffer for the next call.
@@ -59,7 +59,7 @@ def test_a_suspension_that_sends_nothing_still_persists_what_the_invocation_did(
 
     backend = backend_type()
     event = backend.start_execution(None)
-    execution = Execution(run(workflow, options=options), backend, event["DurableExecutionArn"])
+    execution = Execution(backend, event["DurableExecutionArn"], run(workflow, options=options))
     assert execution.invoke()["Status"] == "PENDING"  # both branches wait
 
     # The short wait ends; the long one goes on. The next invocation runs "after", then

@@ -30,7 +30,8 @@ from durable_core import (
 from durable_core.aio import AsyncDurableContext
 from durable_core.types import OperationStatus, OperationType
 
-from ._service import start
+from tests.driver import start
+
 from .conftest import drive
 
 

@@ -33,7 +33,8 @@ from durable_core._ids import operation_id
 from durable_core.retries import Jitter
 from durable_core.types import OperationStatus
 
-from ._service import start
+from tests.driver import start
+
 from .conftest import drive
 
 
