@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 from durable_closure import run
-from durable_core import DurableContext, Jitter, RetryPolicy, StepConfig, StepContext
+from durable_core import (
+    CallbackConfig,
+    DurableContext,
+    Jitter,
+    RetryPolicy,
+    StepConfig,
+    StepContext,
+    WaitForCallbackConfig,
+)
+from durable_testing import VirtualClock
 from durable_testing.runner import DurableTestRunner
 
 THREE_TRIES = StepConfig[str](
@@ -96,3 +105,58 @@ def test_the_pytest_fixture_builds_runners(
 ) -> None:
     result = durable_runner(run(order)).run({"items": [1]})
     assert result.result["total"] == 1
+
+
+def timed_approval(event: dict[str, Any], ctx: DurableContext) -> dict[str, Any]:
+    """A day to answer, a heartbeat every hour: the deadlines a test must not trip over."""
+    config = CallbackConfig[str](timeout_seconds=24 * 3600, heartbeat_timeout_seconds=3600)
+    callback = ctx.create_callback(name="approval", config=config)
+    return {"answer": json.loads(callback.result())}
+
+
+def waited_approval(event: dict[str, Any], ctx: DurableContext) -> dict[str, Any]:
+    answer = ctx.wait_for_callback(
+        lambda callback_id, step: None,
+        name="approval",
+        config=WaitForCallbackConfig(timeout_seconds=600),
+    )
+    return {"answer": json.loads(answer)}
+
+
+@pytest.mark.parametrize("flow", [timed_approval, waited_approval])
+def test_a_callback_with_a_timeout_waits_for_the_test_to_answer(flow: Any) -> None:
+    runner = DurableTestRunner(run(flow))
+    assert runner.start().status == "RUNNING"
+    callback_id = runner.wait_for_callback("approval")
+    assert runner.wait().status == "RUNNING", "time stops short of the deadline"
+    runner.send_callback_success(callback_id, {"ok": True})
+    done = runner.wait()
+    assert done.status == "SUCCEEDED"
+    assert done.result == {"answer": {"ok": True}}
+
+
+def test_heartbeats_keep_a_callback_alive_and_time_out_only_when_asked() -> None:
+    runner = DurableTestRunner(run(timed_approval))
+    runner.start()
+    callback_id = runner.wait_for_callback("approval")
+    clock = runner.service.clock
+    assert isinstance(clock, VirtualClock)
+    for _ in range(3):  # 3 x 50 minutes: past the hour only thanks to the heartbeats
+        clock.advance(50 * 60)
+        runner.send_callback_heartbeat(callback_id)
+        assert runner.wait().status == "RUNNING"
+    timed_out = runner.wait(time_out_callbacks=True)
+    assert timed_out.status == "FAILED"
+    approval_op = timed_out.operation("approval")
+    assert approval_op.status == "TIMED_OUT"
+    # AWS's SDK names a missed heartbeat Callback.Heartbeat (CallbackTimeoutType).
+    assert approval_op.error is not None and approval_op.error.error_type == "Callback.Heartbeat"
+
+
+def test_wait_for_says_where_the_operation_is_instead() -> None:
+    runner = DurableTestRunner(run(timed_approval))
+    runner.start()
+    with pytest.raises(AssertionError, match="'approval' is STARTED, not SUCCEEDED"):
+        runner.wait_for("approval", "SUCCEEDED")
+    with pytest.raises(AssertionError, match="no operation named 'missing'"):
+        runner.wait_for("missing")

@@ -92,7 +92,7 @@ class _Driver:
         """Run what is due up to ``limit``; return when the next timer is due, if any."""
         self.clock.limit = limit
         try:
-            self.service.run_until_complete(self.arn)
+            self.service.run_until_complete(self.arn, time_out_callbacks=True)
         except _LimitReached as reached:
             return reached.next_due
         finally:

@@ -187,13 +187,88 @@ def test_failure_matches_requirement_4_6() -> None:
     assert result.status is ExecutionStatus.FAILED
 
 
+# -- virtual time stops short of an open callback's deadline ---------------------------
+
+
+@pytest.mark.parametrize(
+    "config", [CallbackConfig(timeout_seconds=300), CallbackConfig(heartbeat_timeout_seconds=60)]
+)
+def test_virtual_time_never_times_out_a_callback_that_can_still_be_answered(
+    config: CallbackConfig[Any],
+) -> None:
+    clock = VirtualClock()
+    service = LocalService(clock=clock)
+    service.register("approve", _await_callback(config))
+    waiting = service.run("approve", "cb-held")
+    assert waiting.status is ExecutionStatus.RUNNING
+    assert "CallbackTimedOut" not in waiting.event_types
+    (pending,) = service.callbacks(waiting.arn)
+    assert pending.deadline is not None and clock.now() < pending.deadline
+
+    service.send_callback_success(pending.callback_id, "yes")
+    done = service.run_until_complete(waiting.arn)
+    assert done.status is ExecutionStatus.SUCCEEDED
+    assert done.result == '"yes"'
+
+
+def test_a_later_wait_does_not_carry_time_past_an_open_callback_deadline() -> None:
+    """Requirement 4.11's handler (a 3 s callback, then a 6 s wait): the wait would pass the
+    deadline, so it waits with the callback; once answered, time runs on to the wait."""
+    clock = VirtualClock()
+    service = LocalService(clock=clock)
+    service.register("approve", _callback_then_wait(6, CallbackConfig(timeout_seconds=3)))
+    waiting = service.run("approve", "cb-before-wait")
+    assert waiting.event_types[-3:] == ["CallbackStarted", "WaitStarted", "InvocationCompleted"]
+    (pending,) = service.callbacks(waiting.arn)
+
+    service.send_callback_success(pending.callback_id, "in-time")
+    done = service.run_until_complete(waiting.arn)
+    assert done.status is ExecutionStatus.SUCCEEDED
+    assert "WaitSucceeded" in done.event_types and "CallbackTimedOut" not in done.event_types
+
+
+def test_until_past_the_deadline_asks_for_the_timeout() -> None:
+    clock = VirtualClock()
+    service = LocalService(clock=clock)
+    service.register("approve", _await_callback(CallbackConfig(timeout_seconds=30)))
+    arn = _suspended(service, "approve", "cb-until")
+    result = service.run_until_complete(arn, until=clock.now() + dt.timedelta(seconds=31))
+    assert result.status is ExecutionStatus.FAILED
+    assert _elapsed(result.history, "CallbackStarted", "CallbackTimedOut") == 30
+
+
+def test_a_new_process_carries_virtual_time_on_so_the_history_never_goes_back(
+    tmp_path: Path,
+) -> None:
+    """The first process skipped a day on its virtual clock; the second starts from the wall
+    clock, a day earlier, and must not stamp the callback's answer before the wait."""
+
+    def wait_a_day_then_approve(event: Any, ctx: DurableContext) -> Any:
+        ctx.wait(24 * 3600, name="a-day")
+        return ctx.create_callback("approval").result()
+
+    path = tmp_path / "executions.sqlite3"
+    first = LocalService(store=SqliteStore(path), clock=VirtualClock())
+    first.register("approve", run(wait_a_day_then_approve))
+    waiting = first.run("approve")
+    (pending,) = first.callbacks(waiting.arn)
+
+    second = LocalService(store=SqliteStore(path), clock=VirtualClock())
+    second.register("approve", run(wait_a_day_then_approve))
+    second.send_callback_success(pending.callback_id, "ok")
+    (done,) = second.resume_all()
+    assert done.status is ExecutionStatus.SUCCEEDED
+    stamps = [event["EventTimestamp"] for event in done.history]
+    assert stamps == sorted(stamps)
+
+
 # -- timeouts and heartbeats ----------------------------------------------------------
 
 
 def test_timeout_matches_requirement_4_3_and_fires_after_the_timeout() -> None:
     service = LocalService()
     service.register("approve", _await_callback(CallbackConfig(timeout_seconds=5)))
-    result = service.run("approve", "cb-name-03")
+    result = service.run("approve", "cb-name-03", time_out_callbacks=True)
 
     expected = [
         _callback("CallbackStarted", 2, {"CallbackId": ANY, "Timeout": 5}),
@@ -210,7 +285,7 @@ def test_timeout_matches_requirement_4_3_and_fires_after_the_timeout() -> None:
 def test_heartbeat_timeout_matches_requirement_4_4() -> None:
     service = LocalService()
     service.register("approve", _await_callback(CallbackConfig(heartbeat_timeout_seconds=5)))
-    result = service.run("approve", "cb-name-04")
+    result = service.run("approve", "cb-name-04", time_out_callbacks=True)
 
     expected = [
         _callback("CallbackStarted", 2, {"CallbackId": ANY, "HeartbeatTimeout": 5}),
@@ -239,7 +314,7 @@ def test_a_heartbeat_moves_the_heartbeat_deadline_and_adds_no_event() -> None:
     assert still.status is ExecutionStatus.RUNNING
     assert "CallbackTimedOut" not in still.event_types
 
-    result = service.run_until_complete(arn)
+    result = service.run_until_complete(arn, time_out_callbacks=True)
     assert result.event_types[-3:] == ["CallbackTimedOut", "InvocationCompleted", "ExecutionFailed"]
     assert _elapsed(result.history, "CallbackStarted", "CallbackTimedOut") == 18
 
@@ -293,7 +368,7 @@ def test_an_answer_during_a_wait_matches_requirement_4_9() -> None:
 def test_a_timeout_during_a_longer_wait_matches_requirement_4_11() -> None:
     service = LocalService()
     service.register("approve", _callback_then_wait(6, CallbackConfig(timeout_seconds=3)))
-    result = service.run("approve", "cb-name-08")
+    result = service.run("approve", "cb-name-08", time_out_callbacks=True)
 
     expected = [
         _callback("CallbackStarted", 2, {"CallbackId": ANY, "Timeout": 3}),
@@ -391,7 +466,7 @@ def test_a_closed_callback_answers_callback_timeout_exception() -> None:
     answered_id = _only_callback_id(service, answered)
     service.send_callback_success(answered_id, "first")
 
-    expired = service.run("approve", "expired")
+    expired = service.run("approve", "expired", time_out_callbacks=True)
     expired_id = expired.operation("expired").callback_details.callback_id  # type: ignore[union-attr]
 
     assert _code_of(lambda: service.send_callback_success(answered_id, "again")) == (
@@ -451,7 +526,7 @@ def test_a_pending_callback_and_its_deadline_survive_a_restart(tmp_path: Path) -
 
     third = LocalService(store=SqliteStore(path), clock=VirtualClock(start=later.now()))
     third.register("approve", _await_callback(CallbackConfig(timeout_seconds=3600)))
-    (result,) = third.resume_all()
+    (result,) = third.resume_all(time_out_callbacks=True)
     assert result.status is ExecutionStatus.FAILED
     assert result.event_types[-3] == "CallbackTimedOut"
     assert _elapsed(result.history, "CallbackStarted", "CallbackTimedOut") == 3600

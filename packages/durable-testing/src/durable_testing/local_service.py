@@ -284,13 +284,19 @@ class LocalService:
         *,
         execution_name: str | None = None,
         timeout: float = 60.0,
+        time_out_callbacks: bool = False,
     ) -> ExecutionResult:
-        """Start an execution and drive it to its end."""
+        """Start an execution and drive it to its end (see ``run_until_complete``)."""
         arn = self.start(name, input_value, execution_name=execution_name)
-        return self.run_until_complete(arn, timeout=timeout)
+        return self.run_until_complete(arn, timeout=timeout, time_out_callbacks=time_out_callbacks)
 
     def run_until_complete(
-        self, arn: str, *, timeout: float = 60.0, until: dt.datetime | None = None
+        self,
+        arn: str,
+        *,
+        timeout: float = 60.0,
+        until: dt.datetime | None = None,
+        time_out_callbacks: bool = False,
     ) -> ExecutionResult:
         """Drive one execution (and the executions its chained invokes started) until it
         succeeds or fails.
@@ -299,21 +305,31 @@ class LocalService:
         that can only progress by an outside event (a callback) is returned ``RUNNING``.
         With ``until`` nothing due after that instant runs (it is returned ``RUNNING``):
         a test can then answer a callback before a later timer fires.
+
+        On a ``VirtualClock`` waits and retry delays are skipped, but an execution's time
+        never reaches the deadline (timeout or heartbeat timeout) of its callback that is
+        still open, since the answer may yet come: the execution is returned ``RUNNING``
+        there, and what it has due later waits with it. ``time_out_callbacks=True`` (or an
+        ``until`` past the deadline) lets its time run on, so unanswered callbacks time
+        out as on the service. On a ``RealClock`` deadlines fire when really due.
         """
         self._load(arn)
         try:
-            self._drive([arn], timeout, until)
+            self._drive([arn], timeout, until, time_out_callbacks)
             return self.describe(arn)
         finally:
             self._forget_if_finished(arn)
 
-    def resume_all(self, *, timeout: float = 60.0) -> list[ExecutionResult]:
-        """Drive every unfinished execution of the store, e.g. after a restart."""
+    def resume_all(
+        self, *, timeout: float = 60.0, time_out_callbacks: bool = False
+    ) -> list[ExecutionResult]:
+        """Drive every unfinished execution of the store, e.g. after a restart (callback
+        deadlines as in ``run_until_complete``)."""
         arns = [e.arn for e in self.store.list_executions(unfinished_only=True)]
         for arn in arns:
             self._load(arn)
         try:
-            self._drive(arns, timeout)
+            self._drive(arns, timeout, time_out_callbacks=time_out_callbacks)
             return [self.describe(arn) for arn in arns]
         finally:
             for arn in arns:
@@ -501,7 +517,13 @@ class LocalService:
 
     # -- scheduling ---------------------------------------------------------------
 
-    def _drive(self, arns: Iterable[str], timeout: float, until: dt.datetime | None = None) -> None:
+    def _drive(
+        self,
+        arns: Iterable[str],
+        timeout: float,
+        until: dt.datetime | None = None,
+        time_out_callbacks: bool = False,
+    ) -> None:
         deadline = time.monotonic() + timeout
         running = set(arns)
         while True:
@@ -509,10 +531,15 @@ class LocalService:
                 running = self._with_chained(running)
                 # An execution another thread is invoking is that thread's to step.
                 idle = running - self._invoking
+            holds = {
+                arn: None if time_out_callbacks else self._answerable_until(arn, until)
+                for arn in idle
+            }
             due = [
                 (when, arn)
                 for arn in idle
-                if (when := self._next_due(arn)) is not None and (until is None or when <= until)
+                if (when := self._next_due(arn, holds[arn])) is not None
+                and (until is None or when <= until)
             ]
             if not due:
                 with self._lock:
@@ -539,7 +566,7 @@ class LocalService:
                     time.sleep(max(remaining, 0))
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {arn} did not complete within {timeout} s")
-            self._step(arn)
+            self._step(arn, holds[arn])
 
     def _with_chained(self, arns: set[str]) -> set[str]:
         """The running executions among ``arns`` and those their chained invokes started."""
@@ -559,6 +586,16 @@ class LocalService:
             running |= children
         return running
 
+    def _answerable_until(self, arn: str, until: dt.datetime | None) -> dt.datetime | None:
+        """On a virtual clock, the earliest deadline of a callback of ``arn`` still open
+        that the caller has not asked to pass with ``until``: the execution's time stops
+        short of it, so the callback can still be answered. (Another execution's timers
+        may move the shared clock on; this one's stay held all the same.)"""
+        if not isinstance(self.clock, VirtualClock) or arn not in self.backend.executions:
+            return None
+        held = [d.at for d in self.backend.callback_deadlines(arn) if until is None or d.at > until]
+        return min(held) if held else None
+
     def _timers(self, arn: str) -> list[dt.datetime]:
         """When service-side timers are due: waits to complete, step retries to make
         READY, callbacks to time out."""
@@ -573,7 +610,9 @@ class LocalService:
                 timers.append(at or self.clock.now())
         return timers
 
-    def _next_due(self, arn: str) -> dt.datetime | None:
+    def _next_due(self, arn: str, hold: dt.datetime | None = None) -> dt.datetime | None:
+        """The next instant something of ``arn`` is due: a timer before ``hold``, or an
+        invocation (an answer queues one whenever it arrives)."""
         record = self.backend.executions.get(arn)
         if record is None:
             return None  # ended and forgotten meanwhile
@@ -581,7 +620,7 @@ class LocalService:
             execution = self._executions.get(arn)
             if execution is None:
                 return None
-            candidates = self._timers(arn)
+            candidates = [at for at in self._timers(arn) if hold is None or at < hold]
             invoke_at = execution.invoke_at
         if invoke_at is not None:
             candidates.append(invoke_at)
@@ -639,9 +678,10 @@ class LocalService:
                 del self._executions[arn]
                 self.backend.executions.pop(arn, None)
 
-    def _step(self, arn: str) -> None:
-        """Fire whatever is due now (the change hook queues an invocation for each), then
-        invoke if an invocation is due, without holding the lock while the handler runs."""
+    def _step(self, arn: str, hold: dt.datetime | None = None) -> None:
+        """Fire whatever is due now, short of ``hold`` (the change hook queues an invocation
+        for each), then invoke if an invocation is due, without holding the lock while the
+        handler runs."""
         record = self.backend.executions.get(arn)
         if record is None:
             return  # ended and forgotten meanwhile
@@ -651,7 +691,8 @@ class LocalService:
                 if execution is None or arn in self._invoking:
                     return
             now = self.clock.now()
-            for change in self.backend.fire_timers(arn, now):
+            fire_until = now if hold is None or now < hold else hold - dt.timedelta(microseconds=1)
+            for change in self.backend.fire_timers(arn, fire_until):
                 op = change.after
                 _log.info("%s %s is now %s", op.type.value, op.name or op.id, op.status.value)
             invocation = None
@@ -864,6 +905,10 @@ class LocalService:
                 raise KeyError(f"execution {arn} not found")
             # The store wrote everything it gave back: from now on a save writes what changed.
             execution.changed_operations = {}
+            if isinstance(self.clock, VirtualClock) and execution.events:
+                # Virtual time ran ahead of the wall clock in the process that recorded
+                # these events: carry on from there, so the history never goes back.
+                self.clock.sleep_until(max(event["EventTimestamp"] for event in execution.events))
             if execution.invocation_started_at is not None:
                 # The service that ran this invocation stopped before it returned. The
                 # history shows the invocation ended without an answer, but the service's

@@ -8,9 +8,13 @@ read like the console shows it, operations by name::
     assert result.status == "SUCCEEDED"
     assert result.operation("charge").attempts == 2
 
-Flows that wait for a callback are driven in steps: ``start`` runs until the
-execution can only progress by an outside event, ``send_callback_success`` (or
-``_failure``, ``_heartbeat``) delivers one, and ``wait`` drives it to its end.
+Flows that wait for a callback are driven in steps, as with AWS's
+``DurableFunctionTestRunner``: ``start`` runs until the execution can only progress by
+an outside event, ``wait_for_callback("approval")`` (or ``wait_for(name, status)``)
+gives what the test needs to answer, ``send_callback_success`` (or ``_failure``,
+``_heartbeat``) answers, and ``wait`` drives it on. Waits and retry delays are skipped,
+but a callback's timeout never fires while the test can still answer it: pass
+``time_out_callbacks=True`` to ``wait`` or ``run`` to let unanswered callbacks time out.
 """
 
 from __future__ import annotations
@@ -78,8 +82,12 @@ class OperationResult:
 
     @property
     def callback_id(self) -> str | None:
+        """The id to answer: this callback's, or for a ``wait_for_callback`` context the id
+        of the callback it created."""
         details = self.operation.callback_details
-        return details.callback_id if details is not None else None
+        if details is not None:
+            return details.callback_id
+        return next((c.callback_id for c in self.children if c.callback_id), None)
 
     def child(self, name: str) -> OperationResult:
         return _named(self.children, name, f"operation {self.name!r}")
@@ -148,19 +156,57 @@ class DurableTestRunner:
         self.service.register(function_name, handler)
         self._arn: str | None = None
 
-    def run(self, input_value: Any = None, *, timeout: float = 60.0) -> TestResult:
+    def run(
+        self, input_value: Any = None, *, timeout: float = 60.0, time_out_callbacks: bool = False
+    ) -> TestResult:
         """Start an execution and drive it as far as it goes without an outside event."""
         self.start(input_value, timeout=timeout)
-        return self.wait(timeout=timeout)
+        return self.wait(timeout=timeout, time_out_callbacks=time_out_callbacks)
 
     def start(self, input_value: Any = None, *, timeout: float = 60.0) -> TestResult:
         """Start an execution and run it until it ends or waits for a callback."""
         self._arn = self.service.start(self.function_name, input_value)
         return self.wait(timeout=timeout)
 
-    def wait(self, *, timeout: float = 60.0) -> TestResult:
-        """Drive the started execution until it ends or waits for a callback again."""
-        return TestResult(self.service.run_until_complete(self._started(), timeout=timeout))
+    def wait(self, *, timeout: float = 60.0, time_out_callbacks: bool = False) -> TestResult:
+        """Drive the started execution until it ends or waits for a callback again.
+
+        ``time_out_callbacks=True`` lets virtual time reach the deadlines of callbacks
+        nobody answered, so they time out (``Callback.Timeout`` / ``Callback.Heartbeat``).
+        """
+        return TestResult(
+            self.service.run_until_complete(
+                self._started(), timeout=timeout, time_out_callbacks=time_out_callbacks
+            )
+        )
+
+    def wait_for(
+        self, name: str, status: str = "STARTED", *, timeout: float = 60.0
+    ) -> OperationResult:
+        """Drive the execution until the operation called ``name`` is in ``status`` (an
+        ``OperationStatus`` name) and return it; ``AssertionError`` when the execution ends
+        or stops for an outside event with the operation elsewhere."""
+        result = self.wait(timeout=timeout)
+        try:
+            operation = result.operation(name)
+        except KeyError:
+            raise AssertionError(
+                f"the execution is {result.status} and has no operation named {name!r}"
+            ) from None
+        if operation.status != status:
+            raise AssertionError(
+                f"operation {name!r} is {operation.status}, not {status}"
+                f" (the execution is {result.status})"
+            )
+        return operation
+
+    def wait_for_callback(self, name: str, *, timeout: float = 60.0) -> str:
+        """Drive the execution until the callback called ``name`` (a ``create_callback``
+        or a ``wait_for_callback``) waits for its answer; returns the id to answer with."""
+        callback_id = self.wait_for(name, "STARTED", timeout=timeout).callback_id
+        if callback_id is None:
+            raise AssertionError(f"operation {name!r} is not a callback")
+        return callback_id
 
     def send_callback_success(self, callback_id: str, result: Any = None) -> None:
         """Complete a callback with ``result`` (sent as its JSON payload)."""
@@ -174,6 +220,8 @@ class DurableTestRunner:
         )
 
     def send_callback_heartbeat(self, callback_id: str) -> None:
+        """Restart the callback's heartbeat timeout from now (virtual time stands still
+        between answers: ``service.clock.advance(seconds)`` moves it)."""
         self.service.send_callback_heartbeat(callback_id)
 
     def _started(self) -> str:
