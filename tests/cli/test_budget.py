@@ -71,4 +71,4 @@ def test_top_limits_the_rows_and_unknown_execution_fails(
 ) -> None:
     assert main(["budget", "budget-1", "--store", str(stored), "--top", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
-    assert main(["budget", "nope", "--store", str(stored)]) == 1
+    assert main(["budget", "nope", "--store", str(stored)]) == 6  # ExitCode.NOT_FOUND

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import types
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,20 +110,23 @@ def test_replay_finds_no_divergence_then_the_renamed_step(
     assert "name recorded 'double', now 'triple'" in report
 
 
-def test_callback_through_the_store_then_resume(
+def test_a_run_that_times_out_waiting_is_resumed_by_the_answer_with_the_stored_handler(
     flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = tmp_path / "s.sqlite3"
     spec = f"{flow}:approval_handler"
-    assert main(["run", spec, "--store", str(store), "--name", "c1"]) == 3
-    callback_id = re.findall(r"waiting for callback (\S+)", capsys.readouterr().err)[0]
-    assert (
-        main(["callback", "succeed", callback_id, "--result", '"yes"', "--store", str(store)]) == 0
-    )
-    service = LocalService(store=SqliteStore(store))
-    service.register("flow", load_handler(spec))
-    (resumed,) = service.resume_all()
-    assert resumed.result == {"answer": '"yes"'}
+    assert main(["run", spec, "--store", str(store), "--name", "c1", "--timeout", "0"]) == 3
+    err = capsys.readouterr().err
+    callback_id = re.findall(r"waiting for callback approval (\S+)", err)[0]
+    assert f"callback succeed {callback_id} --result JSON --store {store}" in err
+
+    answer = ["callback", "succeed", callback_id, "--result", '"yes"', "--store", str(store)]
+    assert main(answer) == 0
+    out, err = capsys.readouterr()
+    assert f"resuming {SqliteStore(store).list_executions()[0].arn} with {spec}" in err
+    assert json.loads(out) == {"answer": '"yes"'}
+    (done,) = SqliteStore(store).list_executions()
+    assert done.status.value == "SUCCEEDED" and done.handler == spec
 
 
 def test_callback_through_an_endpoint(flow: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -214,15 +216,22 @@ def test_serve_has_a_console_whose_replay_reads_the_code_now_on_disk(
     assert "name recorded 'double', now 'triple'" in replay()["divergence"]
 
 
-def test_lint_delegates_or_says_it_is_missing(
+def test_lint_json_as_docs_lint_md_shows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = tmp_path / "order.py"
+    handler.write_text(
+        "import time\nfrom durable_core import DurableContext\n\n\n"
+        "def handler(event, ctx: DurableContext):\n    return time.time()\n"
+    )
+    assert main(["lint", "--format", "json", str(tmp_path)]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)
+    assert (finding["code"], finding["path"], finding["line"]) == ("DL001", str(handler), 6)
+
+
+def test_lint_says_when_it_is_missing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    seen: list[Any] = []
-    fake = types.ModuleType("durable_testing.lint")
-    fake.main = lambda argv: seen.append(argv) or 7  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "durable_testing.lint", fake)
-    assert main(["lint", "a.py", "b/"]) == 7
-    assert seen == [["a.py", "b/"]]
     monkeypatch.setitem(sys.modules, "durable_testing.lint", None)
     assert main(["lint", "a.py"]) == 2
     assert "lint is not available" in capsys.readouterr().err

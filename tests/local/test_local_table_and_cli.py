@@ -57,5 +57,5 @@ def test_durable_history_prints_the_table_of_a_stored_execution(
     assert main(["list", "--store", str(store)]) == 0
     assert arn in capsys.readouterr().out
 
-    assert main(["history", "--store", str(store), "no-such-execution"]) == 1
-    assert main(["history", "--store", str(tmp_path / "missing.sqlite3"), arn]) == 2
+    assert main(["history", "--store", str(store), "no-such-execution"]) == 6  # not found
+    assert main(["history", "--store", str(tmp_path / "missing.sqlite3"), arn]) == 5  # no store

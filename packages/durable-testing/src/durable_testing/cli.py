@@ -2,6 +2,9 @@
 
 Every command works on a local SQLite store (``--store``, default
 ``.durable/durable.sqlite3``), so ``durable run`` then ``durable history`` just works.
+A mistake (a typo in a handler, bad JSON, a missing store, an unknown callback id...)
+prints one line and exits with a code that says what kind; an exception raised by the
+user's own code is shown with its traceback.
 """
 
 from __future__ import annotations
@@ -9,37 +12,65 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import importlib
 import importlib.util
 import json
 import logging
 import re
+import shutil
+import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from durable_core import MemoryBackend, NonDeterministicExecutionError, use_backend
-from durable_core.backends.memory import ExecutionRecord
+from durable_core.backends.memory import ExecutionRecord, ServiceError
 from durable_core.errors import CheckpointError, qualified_type_name
 from durable_core.execution import LambdaHandler
-from durable_core.types import Operation, OperationUpdate
+from durable_core.types import (
+    ErrorObject,
+    Operation,
+    OperationType,
+    OperationUpdate,
+    WireFormatError,
+)
 
 from durable_testing.clock import Clock, RealClock, VirtualClock
-from durable_testing.local_service import LocalService
+from durable_testing.local_service import ExecutionResult, LocalService
 from durable_testing.stores import (
+    ExecutionStatus,
     ExecutionStore,
     ExecutionSummary,
     SqliteStore,
     StoredExecution,
     StoreInUseError,
 )
-from durable_testing.table import format_history_table
+from durable_testing.table import format_error_traces, format_history_table, format_stack_trace
 
-__all__ = ["DEFAULT_STORE", "load_handler", "main"]
+__all__ = ["DEFAULT_STORE", "ExitCode", "load_handler", "main"]
 
 DEFAULT_STORE = Path(".durable/durable.sqlite3")
 _STORE_HELP = f"SQLite store (default {DEFAULT_STORE})"
+
+
+class ExitCode(IntEnum):
+    """What kind of outcome or mistake a command ended with (its exit status)."""
+
+    OK = 0
+    FAILED = 1  # the execution failed, a replay diverged, lint found problems
+    USAGE = 2  # a bad argument, JSON text or execution name (argparse's own code too)
+    WAITING = 3  # the execution still waits for a callback answer
+    HANDLER = 4  # the handler cannot be loaded
+    FILE = 5  # a store or history file is missing or unreadable, or the store is in use
+    NOT_FOUND = 6  # no such execution or callback
+    SERVICE = 7  # the service refused, cannot be reached, or its port is taken
+
 
 _EXAMPLES = """examples:
   durable run examples/closure_order.py:handler --name o-1-run \
@@ -50,13 +81,22 @@ _EXAMPLES = """examples:
   durable history o-1-run --format json > saved.json
   durable replay saved.json examples/closure_order.py:handler
   durable lint examples/
+
+exit codes:
+  0 done  1 the execution failed (or a replay diverged, lint found problems)
+  2 bad argument, JSON or --name  3 still waiting for a callback  4 cannot load the handler
+  5 store or history file missing, unreadable or in use  6 no such execution or callback
+  7 the service refused or cannot be reached (or the port is in use)
 """
+
+# boto3's service model: the DurableExecutionName shape.
+_EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 class CommandError(Exception):
     """A problem the user can fix; printed without a traceback, ``status`` is the exit code."""
 
-    def __init__(self, message: str, status: int = 1) -> None:
+    def __init__(self, message: str, status: int = ExitCode.FAILED) -> None:
         super().__init__(message)
         self.status = status
 
@@ -65,33 +105,75 @@ class CommandError(Exception):
 
 
 def load_handler(spec: str) -> LambdaHandler:
-    """``package.module:attr`` or ``path/to/file.py:attr`` -> the Lambda handler it names."""
+    """``package.module:attr`` or ``path/to/file.py:attr`` -> the Lambda handler it names.
+
+    A spec that names nothing is a ``CommandError``; an exception raised by the module's
+    own code while it is imported is shown with its traceback (it is the user's).
+    """
     target, _, attr = spec.rpartition(":")
     if not target or not attr:
-        raise CommandError(f"durable: {spec!r} is not MODULE:HANDLER")
+        raise CommandError(f"durable: {spec!r} is not MODULE:HANDLER", ExitCode.USAGE)
+    try:
+        module = _import(target)
+    except CommandError:
+        raise
+    except Exception:
+        traceback.print_exc()
+        raise CommandError(
+            f"durable: importing {target} raised (above)", ExitCode.HANDLER
+        ) from None
+    handler = getattr(module, attr, None)
+    if not callable(handler):
+        raise CommandError(f"durable: {target} has no callable {attr!r}", ExitCode.HANDLER)
+    loaded: LambdaHandler = handler
+    return loaded
+
+
+def _import(target: str) -> Any:
     if target.endswith(".py") or "/" in target:
         path = Path(target)
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        if module_spec is None or module_spec.loader is None or not path.exists():
-            raise CommandError(f"durable: cannot load {path}")
+        if module_spec is None or module_spec.loader is None or not path.is_file():
+            raise CommandError(f"durable: no Python file at {path}", ExitCode.HANDLER)
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[path.stem] = module
         module_spec.loader.exec_module(module)
-    else:
-        if "" not in sys.path:
-            sys.path.insert(0, "")
-        module = importlib.import_module(target)
-    handler = getattr(module, attr, None)
-    if not callable(handler):
-        raise CommandError(f"durable: {target} has no callable {attr!r}")
-    loaded: LambdaHandler = handler
-    return loaded
+        return module
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (target == exc.name or target.startswith(exc.name + ".")):
+            raise  # a module the user's module imports: their traceback says which
+        raise CommandError(
+            f"durable: no module named {exc.name!r} (run from the folder that holds it,"
+            " or name a file: path/to/file.py:handler)",
+            ExitCode.HANDLER,
+        ) from None
 
 
 def _function_name(spec: str) -> str:
     """The function a handler is registered as: its module's name (``closure_order``)."""
     target = spec.rpartition(":")[0]
     return re.sub(r"[^a-zA-Z0-9_-]", "-", Path(target).stem.rpartition(".")[2])
+
+
+def _json_argument(text: str, option: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CommandError(
+            f"durable: {option} is not JSON ({exc}): {text!r}", ExitCode.USAGE
+        ) from None
+
+
+def _durable_command() -> str:
+    """How to run this command again in another terminal: ``durable`` when it is on PATH,
+    else through the interpreter that runs it now (no ``uv`` needed either way)."""
+    if shutil.which("durable"):
+        return "durable"
+    return f"{sys.executable} -m durable_testing.cli"
 
 
 # -- stores -----------------------------------------------------------------------
@@ -101,11 +183,21 @@ def _open_store(path: Path, *, must_exist: bool, read_only: bool = False) -> Sql
     """The store to read (beside a process writing it) or to write (refused while another
     process writes it: two writers would run every step twice)."""
     if (must_exist or read_only) and not path.exists():
-        raise CommandError(f"durable: no store at {path}", status=2)
+        raise CommandError(
+            f"durable: no store at {path} (durable run creates one; --store names another)",
+            ExitCode.FILE,
+        )
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteStore(path, read_only=read_only)
     except StoreInUseError as exc:
-        raise CommandError(f"durable: {exc}", status=2) from None
+        raise CommandError(f"durable: {exc}", ExitCode.FILE) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise CommandError(f"durable: {path} is not a usable store: {exc}", ExitCode.FILE) from None
+
+
+def _store_option(path: Path) -> str:
+    return "" if path == DEFAULT_STORE else f" --store {path}"
 
 
 class _ProgressStore:
@@ -145,34 +237,148 @@ def _find(store: ExecutionStore, query: str) -> StoredExecution:
     if len(matches) != 1:
         problem = "no execution matches" if not matches else "several executions match"
         listing = "".join(f"\n  {e.arn}" for e in matches)
-        raise CommandError(f"durable: {problem} {query!r}{listing}")
+        status = ExitCode.NOT_FOUND if not matches else ExitCode.USAGE
+        raise CommandError(f"durable: {problem} {query!r}{listing}", status)
     return matches[0]
+
+
+# -- live answers: a running command serves callback answers to other terminals ----
+
+
+def _api_server(service: LocalService, host: str, port: int, *, drive: bool) -> Any:
+    from durable_testing.http import LambdaApiServer
+
+    try:
+        return LambdaApiServer(service, host, port, drive=drive)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            problem = f"port {port} on {host} is in use: pick another --port (0 picks a free one)"
+        else:
+            problem = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise CommandError(f"durable: {problem}", ExitCode.SERVICE) from None
+
+
+def _callback_target(path: Path) -> tuple[str | None, SqliteStore | None]:
+    """Where a callback answer for the store at ``path`` goes: to the ``durable run`` or
+    ``durable serve`` that owns it (its endpoint: the execution carries on at once), or
+    into the store itself when no process owns it."""
+    if not path.exists():
+        raise CommandError(f"durable: no store at {path}", ExitCode.FILE)
+    try:
+        return None, SqliteStore(path)
+    except StoreInUseError as exc:
+        if exc.owner is not None and exc.owner.endpoint:
+            return exc.owner.endpoint, None
+        raise CommandError(
+            f"durable: {exc}; send the answer when it has finished, or through a"
+            " `durable serve` on this store (--endpoint)",
+            ExitCode.FILE,
+        ) from None
+    except sqlite3.Error as exc:
+        raise CommandError(f"durable: {path} is not a usable store: {exc}", ExitCode.FILE) from None
 
 
 # -- commands ---------------------------------------------------------------------
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    store = _ProgressStore(_open_store(args.store, must_exist=False))
+    input_value = _json_argument(args.input, "--input")
+    name = args.name or f"{_function_name(args.handler)}-{uuid.uuid4().hex[:8]}"
+    if not _EXECUTION_NAME.fullmatch(name):
+        raise CommandError(
+            f"durable: --name {name!r} is not an execution name: 1 to 64 letters, digits,"
+            " '-' or '_'",
+            ExitCode.USAGE,
+        )
+    inner = _open_store(args.store, must_exist=False)
+    function = _function_name(args.handler)
+    if args.name and any(f"/durable-execution/{name}/" in e.arn for e in inner.summaries(function)):
+        raise CommandError(
+            f"durable: {args.store} already holds an execution named {name!r}; pick another"
+            " --name (`durable history NAME` must find one)",
+            ExitCode.USAGE,
+        )
     clock: Clock = RealClock() if args.real_time else VirtualClock()
-    service = LocalService(store=store, clock=clock)
-    name = _function_name(args.handler)
-    service.register(name, load_handler(args.handler))
-    with _service_logs():
-        arn = service.start(name, json.loads(args.input), execution_name=args.name)
+    service = LocalService(store=_ProgressStore(inner), clock=clock)
+    service.register(function, load_handler(args.handler), spec=args.handler)
+    server = _api_server(service, "127.0.0.1", 0, drive=False)
+    inner.advertise(server.endpoint_url)  # `durable callback --store` answers through it
+    with _service_logs(), server:
+        arn = service.start(function, input_value, execution_name=name)
         print(f"started {arn}", file=sys.stderr)
-        result = service.run_until_complete(arn, timeout=args.timeout)
+        try:
+            result = _run_while_answerable(service, arn, args)
+        except KeyboardInterrupt:
+            print(
+                f"\ndurable: stopped; {name} stays in {args.store}: an answer to its callback"
+                " (`durable callback`) resumes it",
+                file=sys.stderr,
+            )
+            return 130
+    return _report(result, args.store)
+
+
+def _run_while_answerable(
+    service: LocalService, arn: str, args: argparse.Namespace
+) -> ExecutionResult:
+    """Drive the execution; while it waits for callbacks, say how to answer each and keep
+    waiting (answers arrive through this process's endpoint) until it ends or ``--timeout``
+    wall-clock seconds pass."""
+    deadline = time.monotonic() + args.timeout
+    announced: set[str] = set()
+    while True:
+        with contextlib.suppress(TimeoutError):  # a real-time wait: look for answers
+            service.run_until_complete(arn, timeout=0.5, time_out_callbacks=args.time_out_callbacks)
+        result = service.describe(arn)
+        if result.status is not ExecutionStatus.RUNNING or time.monotonic() > deadline:
+            return result
+        for pending in service.callbacks(arn):
+            if pending.callback_id not in announced:
+                announced.add(pending.callback_id)
+                _say_how_to_answer(pending.name, pending.callback_id, args.store)
+        time.sleep(0.05)
+
+
+def _say_how_to_answer(name: str | None, callback_id: str, store: Path) -> None:
+    command = f"{_durable_command()} callback succeed {callback_id}"
+    print(
+        f"waiting for callback {name or ''} {callback_id}\n"
+        f"  answer it from another terminal: {command} --result JSON{_store_option(store)}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _report(result: ExecutionResult, store: Path) -> int:
+    """The outcome line, the error with the user's frames, or the result on stdout."""
     print(f"{result.status.value} after {result.invocations} invocation(s)", file=sys.stderr)
-    if result.error is not None:
-        print(f"error: {result.error.error_type}: {result.error.error_message}", file=sys.stderr)
-        return 1
-    if result.status.value == "RUNNING":
+    if result.status is ExecutionStatus.RUNNING:
         for op in result.operations:
-            if op.callback_details and op.callback_details.callback_id:
-                print(f"waiting for callback {op.callback_details.callback_id}", file=sys.stderr)
-        return 3
+            details = op.callback_details
+            if details and details.callback_id and not op.status.is_terminal:
+                _say_how_to_answer(op.name, details.callback_id, store)
+        print(
+            "durable: still waiting (--timeout); an answer sent later resumes it",
+            file=sys.stderr,
+        )
+        return ExitCode.WAITING
+    if result.error is not None:
+        for line in _error_lines(result.error, result.operations):
+            print(line, file=sys.stderr)
+        return ExitCode.FAILED
     print(json.dumps(result.result, indent=2))
-    return 0
+    return ExitCode.OK
+
+
+def _error_lines(error: ErrorObject, operations: Sequence[Operation]) -> list[str]:
+    """``error: Type: message`` and where the user's code raised it: the execution error's
+    own StackTrace, else that of the failed operation that carries one."""
+    lines = [f"error: {error.error_type}: {error.error_message}"]
+    trace = error.stack_trace
+    if not trace:
+        failed = [op.error for op in operations if op.error is not None and op.error.stack_trace]
+        trace = failed[0].stack_trace if failed else None
+    return lines + format_stack_trace(trace)
 
 
 @contextlib.contextmanager
@@ -194,7 +400,7 @@ def _service_logs() -> Iterator[None]:
 def _cmd_list(args: argparse.Namespace) -> int:
     for execution in _open_store(args.store, must_exist=True, read_only=True).list_executions():
         print(f"{execution.status.value:<10} {execution.function_name:<20} {execution.arn}")
-    return 0
+    return ExitCode.OK
 
 
 def _cmd_history(args: argparse.Namespace) -> int:
@@ -211,9 +417,17 @@ def _cmd_history(args: argparse.Namespace) -> int:
         print(json.dumps(saved, default=_iso, indent=2))
     elif output == "tree":
         print(format_operation_tree(execution.operations))
+    elif output in ("mermaid", "html"):
+        from durable_testing.graph import render_html, render_mermaid
+
+        render = render_mermaid if output == "mermaid" else render_html
+        print(render(execution.events))
     else:
         print(format_history_table(execution.events))
-    return 0
+        traces = format_error_traces(execution.events)
+        if traces:
+            print(f"\nwhere the errors were raised:\n{traces}")
+    return ExitCode.OK
 
 
 def _iso(value: object) -> str:
@@ -252,57 +466,104 @@ def format_operation_tree(operations: Sequence[Operation]) -> str:
 
 
 def _cmd_callback(args: argparse.Namespace) -> int:
-    error = {"ErrorType": args.error_type, "ErrorMessage": args.error_message}
+    result = None if args.result is None else _json_argument(args.result, "--result")
+    payload = json.dumps(result) if args.result is not None else "null"
     endpoint, store = args.endpoint, None
     if endpoint is None:
         endpoint, store = _callback_target(args.store)
-    if endpoint:
-        client = _client(endpoint)
+    if endpoint is None:
+        assert store is not None
+        return _answer_in_store(args, payload, store)
+    try:
+        _send_to_endpoint(endpoint, args, payload)
+    except _Unreachable:
+        raise CommandError(
+            f"durable: cannot reach {endpoint} (is `durable serve` running?)", ExitCode.SERVICE
+        ) from None
+    print(f"callback {args.callback_id}: {args.outcome} sent to {endpoint}")
+    return ExitCode.OK
+
+
+class _Unreachable(Exception):
+    """Nothing answers at the endpoint."""
+
+
+def _send_to_endpoint(endpoint: str, args: argparse.Namespace, payload: str) -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    client = _client(endpoint, attempts=3 if args.endpoint else 1)
+    try:
         if args.outcome == "succeed":
             client.send_durable_execution_callback_success(
-                CallbackId=args.callback_id, Result=(args.result or "null").encode()
+                CallbackId=args.callback_id, Result=payload.encode()
             )
         elif args.outcome == "fail":
+            error = {"ErrorType": args.error_type, "ErrorMessage": args.error_message}
             client.send_durable_execution_callback_failure(
                 CallbackId=args.callback_id, Error={k: v for k, v in error.items() if v}
             )
         else:
             client.send_durable_execution_callback_heartbeat(CallbackId=args.callback_id)
+    except EndpointConnectionError:
+        raise _Unreachable from None
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "ServiceException"))
+        message = str(exc.response.get("Error", {}).get("Message", exc))
+        raise _service_refused(code, message) from None
+
+
+def _service_refused(code: str, message: str) -> CommandError:
+    status = ExitCode.NOT_FOUND if code == "ResourceNotFoundException" else ExitCode.SERVICE
+    return CommandError(f"durable: the service answered {code}: {message}", status)
+
+
+def _answer_in_store(args: argparse.Namespace, payload: str, owned: SqliteStore) -> int:
+    """No process runs the store: record the answer in it, then resume the execution with
+    the handler the store remembers, as the service would invoke it."""
+    store = _ProgressStore(owned)
+    service = LocalService(store=store)
+    send: Callable[[], None]
+    if args.outcome == "succeed":
+        send = lambda: service.send_callback_success(args.callback_id, payload=payload)  # noqa: E731
+    elif args.outcome == "fail":
+        send = lambda: service.send_callback_failure(  # noqa: E731
+            args.callback_id, error_type=args.error_type, error_message=args.error_message
+        )
     else:
-        service = LocalService(store=store)
-        if args.outcome == "succeed":
-            service.send_callback_success(args.callback_id, payload=args.result or "null")
-        elif args.outcome == "fail":
-            service.send_callback_failure(
-                args.callback_id,
-                error_type=args.error_type,
-                error_message=args.error_message,
-                error_data=None,
-            )
-        else:
-            service.send_callback_heartbeat(args.callback_id)
-    print(f"callback {args.callback_id}: {args.outcome} sent")
-    return 0
-
-
-def _callback_target(path: Path) -> tuple[str | None, SqliteStore | None]:
-    """Where a callback answer for the store at ``path`` goes: to the ``durable serve``
-    that owns it (its endpoint), or into the store itself when no process owns it."""
-    if not path.exists():
-        raise CommandError(f"durable: no store at {path}", status=2)
+        send = lambda: service.send_callback_heartbeat(args.callback_id)  # noqa: E731
     try:
-        return None, SqliteStore(path)
-    except StoreInUseError as exc:
-        if exc.owner is not None and exc.owner.endpoint:
-            return exc.owner.endpoint, None
-        raise CommandError(
-            f"durable: {exc}; send the answer when it has finished, or through a"
-            " `durable serve` on this store (--endpoint)",
-            status=2,
-        ) from None
+        send()
+    except ServiceError as exc:
+        raise _service_refused(exc.code, exc.message) from None
+    print(f"callback {args.callback_id}: {args.outcome} sent", file=sys.stderr)
+    arn = _execution_of(service, args.callback_id)
+    stored = service.describe(arn)
+    spec = store.load(arn)
+    handler_spec = spec.handler if spec is not None else None
+    if args.outcome == "heartbeat" or stored.status is not ExecutionStatus.RUNNING:
+        return ExitCode.OK
+    if handler_spec is None:
+        print(
+            f"durable: {arn} resumes when a service runs it, e.g. `durable serve --register"
+            f" {stored.function_name}=MODULE:HANDLER{_store_option(args.store)}`",
+            file=sys.stderr,
+        )
+        return ExitCode.OK
+    service.register(stored.function_name, load_handler(handler_spec), spec=handler_spec)
+    print(f"resuming {arn} with {handler_spec}", file=sys.stderr)
+    with _service_logs():
+        result = service.run_until_complete(arn)
+    return _report(result, args.store)
 
 
-def _client(endpoint: str) -> Any:
+def _execution_of(service: LocalService, callback_id: str) -> str:
+    for arn, record in service.backend.executions.items():
+        if callback_id in record.callbacks:
+            return arn
+    raise CommandError(f"durable: callback {callback_id} not found", ExitCode.NOT_FOUND)
+
+
+def _client(endpoint: str, attempts: int = 3) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -312,13 +573,11 @@ def _client(endpoint: str) -> Any:
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",
-        config=Config(retries={"total_max_attempts": 3}),
+        config=Config(retries={"total_max_attempts": attempts}, connect_timeout=5),
     )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from durable_testing.http import LambdaApiServer
-
     clock: Clock = RealClock() if args.real_time else VirtualClock()
     store = _open_store(args.store, must_exist=False)
     service = LocalService(store=store, clock=clock, keep_finished=False)
@@ -327,11 +586,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         name, _, spec = registration.partition("=")
         if not spec:
             raise CommandError(
-                f"durable: --register wants NAME=MODULE:HANDLER, not {registration!r}"
+                f"durable: --register wants NAME=MODULE:HANDLER, not {registration!r}",
+                ExitCode.USAGE,
             )
-        service.register(name, load_handler(spec))
+        service.register(name, load_handler(spec), spec=spec)
         specs[name] = spec
-    server = LambdaApiServer(service, args.host, args.port)
+    server = _api_server(service, args.host, args.port, drive=True)
     store.advertise(server.endpoint_url)
     # The console's replay runs the code as it is now on disk, not as it was at start.
     server.console.current_code = lambda name: load_handler(specs[name]) if name in specs else None
@@ -342,14 +602,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     with _service_logs(), contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    return 0
+    return ExitCode.OK
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    operations = _saved_operations(json.loads(Path(args.history).read_text()))
-    outcome = replay(load_handler(args.handler), operations)
+    path = Path(args.history)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CommandError(
+            f"durable: cannot read {path}: {exc.strerror or exc}", ExitCode.FILE
+        ) from None
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise CommandError(f"durable: {path} is not JSON ({exc})", ExitCode.FILE) from None
+    saved = _saved_history(document, path)
+    outcome = replay(load_handler(args.handler), saved.operations, saved.outcome)
     print(outcome.report)
-    return 0 if outcome.divergence is None else 1
+    return ExitCode.OK if outcome.divergence is None else ExitCode.FAILED
 
 
 _NON_DETERMINISTIC = qualified_type_name(NonDeterministicExecutionError("", operation_id=""))
@@ -363,13 +634,30 @@ class ReplayOutcome:
         self.divergence = divergence
 
 
-def replay(handler: LambdaHandler, operations: list[Operation]) -> ReplayOutcome:
+class SavedOutcome:
+    """How the saved execution ended, from its history: ``status`` (``None`` while it was
+    running), the result payload or the error type."""
+
+    def __init__(
+        self, status: str | None = None, result: str | None = None, error_type: str | None = None
+    ) -> None:
+        self.status = status
+        self.result = result
+        self.error_type = error_type
+
+
+def replay(
+    handler: LambdaHandler, operations: list[Operation], saved: SavedOutcome | None = None
+) -> ReplayOutcome:
     """Re-run ``handler`` against a saved checkpoint log on a ``MemoryBackend``.
 
     The recorded operations replay from the log; a checkpoint of an operation the log
     does not hold is refused, which ends the replay where the saved history ends (the
     body of a new at-least-once step may still run once before its result is refused).
+    When the saved execution had ended, the code must end the same way (status, result
+    or error type) without going past the log: a history of another handler fails here.
     """
+    saved = saved or SavedOutcome()
     recorded = {op.id: op for op in operations}
     backend = _RecordedOnlyBackend(recorded)
     arn = "arn:aws:lambda:us-east-1:123456789012:function:replay:$LATEST/durable-execution/replay/r"
@@ -379,15 +667,48 @@ def replay(handler: LambdaHandler, operations: list[Operation]) -> ReplayOutcome
         with use_backend(backend):
             response = handler(event, None)
     except CheckpointError as exc:
+        if saved.status is not None:
+            message = f"the saved execution ended {saved.status}, but {exc}"
+            return ReplayOutcome(f"divergence: {message}", divergence=message)
         return ReplayOutcome(f"no divergence in {len(recorded)} recorded operations; {exc}")
     error = response.get("Error") or {}
     if error.get("ErrorType") == _NON_DETERMINISTIC:
         message = str(error.get("ErrorMessage"))
         return ReplayOutcome(f"divergence: {message}", divergence=message)
+    answered = response.get("Status")
+    differs = _differs(saved, answered, response.get("Result"), error)
+    if differs is not None:
+        return ReplayOutcome(f"divergence: {differs}", divergence=differs)
     return ReplayOutcome(
         f"no divergence: {len(recorded)} recorded operations replayed "
-        f"(the handler answered {response.get('Status')})"
+        f"(the handler answered {answered})"
     )
+
+
+def _differs(
+    saved: SavedOutcome, answered: str | None, result: Any, error: dict[str, Any]
+) -> str | None:
+    """How the replay's ending differs from the saved one (None: it does not, or the saved
+    execution had not ended)."""
+    if saved.status is None:
+        return None
+    now = (
+        f"{answered} ({error.get('ErrorType')}: {error.get('ErrorMessage')})" if error else answered
+    )
+    if answered != saved.status:
+        return f"the saved execution ended {saved.status}, the code now ends {now}"
+    if answered == "SUCCEEDED" and _parsed(result) != _parsed(saved.result):
+        return f"the saved execution returned {saved.result}, the code now returns {result}"
+    if answered == "FAILED" and error.get("ErrorType") != saved.error_type:
+        return f"the saved execution failed with {saved.error_type}, the code now ends {now}"
+    return None
+
+
+def _parsed(payload: Any) -> Any:
+    try:
+        return json.loads(payload) if isinstance(payload, str) else payload
+    except ValueError:
+        return payload
 
 
 class _RecordedOnlyBackend(MemoryBackend):
@@ -415,15 +736,50 @@ class _RecordedOnlyBackend(MemoryBackend):
         return super().checkpoint(execution_arn, checkpoint_token, updates, client_token)
 
 
-def _saved_operations(document: Any) -> list[Operation]:
-    """``durable history --format json`` output, or a bare list of operations."""
+class _SavedHistory:
+    def __init__(self, operations: list[Operation], outcome: SavedOutcome) -> None:
+        self.operations = operations
+        self.outcome = outcome
+
+
+_ENDINGS = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionStopped": "STOPPED",
+}
+
+
+def _saved_history(document: Any, path: Path) -> _SavedHistory:
+    """``durable history --format json`` output (or a bare list of operations): its
+    operations, one of them the EXECUTION, and how it ended according to its events."""
+    how = "save one with `durable history ARN --format json`"
     raw = document.get("Operations") if isinstance(document, dict) else document
     if not isinstance(raw, list) or not raw:
+        raise CommandError(f"durable: {path} holds no operations; {how}", ExitCode.FILE)
+    try:
+        operations = [Operation.from_wire(op) for op in raw]
+    except WireFormatError as exc:
         raise CommandError(
-            "durable: the file holds no operations; save it with "
-            "`durable history ARN --format json`"
+            f"durable: {path} is not a saved history (an operation: {exc}); {how}", ExitCode.FILE
+        ) from None
+    if [op.type for op in operations].count(OperationType.EXECUTION) != 1:
+        raise CommandError(
+            f"durable: {path} is not a saved history (it needs one EXECUTION operation); {how}",
+            ExitCode.FILE,
         )
-    return [Operation.from_wire(op) for op in raw]
+    events = document.get("Events") if isinstance(document, dict) else None
+    outcome = SavedOutcome()
+    for event in events if isinstance(events, list) else []:
+        kind = event.get("EventType") if isinstance(event, dict) else None
+        if kind in _ENDINGS:
+            details = event.get(f"{kind}Details") or {}
+            outcome = SavedOutcome(
+                status=_ENDINGS[kind],
+                result=(details.get("Result") or {}).get("Payload"),
+                error_type=((details.get("Error") or {}).get("Payload") or {}).get("ErrorType"),
+            )
+    return _SavedHistory(operations, outcome)
 
 
 def _cmd_budget(args: argparse.Namespace) -> int:
@@ -431,7 +787,7 @@ def _cmd_budget(args: argparse.Namespace) -> int:
 
     execution = _find(_open_store(args.store, must_exist=True, read_only=True), args.arn)
     print(format_budget_report(execution.operations, top=args.top))
-    return 0
+    return ExitCode.OK
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -439,8 +795,8 @@ def _cmd_lint(args: argparse.Namespace) -> int:
         lint = importlib.import_module("durable_testing.lint")
     except ModuleNotFoundError:
         print("durable: lint is not available (durable_testing.lint is missing)", file=sys.stderr)
-        return 2
-    status: int = lint.main(list(args.paths))
+        return ExitCode.USAGE
+    status: int = lint.main([*args.paths, "--format", args.format])
     return status
 
 
@@ -483,7 +839,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--input", default="null", help="the execution's input, as JSON")
     run.add_argument("--name", help="the execution name (default: generated)")
     run.add_argument("--real-time", action="store_true", help="really wait (default: skip time)")
-    run.add_argument("--timeout", type=float, default=600.0, help="wall-clock seconds to allow")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="wall-clock seconds to allow, waiting for callback answers included (default 600)",
+    )
+    run.add_argument(
+        "--time-out-callbacks",
+        action="store_true",
+        help="let unanswered callbacks time out (default: skipped time stops at their deadline"
+        " and the run waits for an answer from another terminal)",
+    )
     store_option(run)
     run.set_defaults(func=_cmd_run)
 
@@ -497,15 +864,22 @@ def _parser() -> argparse.ArgumentParser:
         "durable history o-1-run --format tree",
     )
     history.add_argument("arn", help="DurableExecutionArn, its last part, or the execution name")
-    history.add_argument("--format", choices=("table", "tree", "json"), default="table")
+    history.add_argument(
+        "--format",
+        choices=("table", "tree", "json", "mermaid", "html"),
+        default="table",
+        help="table of events (default), operation tree, JSON (for `durable replay`),"
+        " or a graph: Markdown with mermaid diagrams, or a self-contained HTML page",
+    )
     history.add_argument("--json", action="store_true", help="only the events, as JSON")
     store_option(history)
     history.set_defaults(func=_cmd_history)
 
     callback = command(
         "callback",
-        "complete, fail or heartbeat a callback",
-        "durable callback succeed CALLBACK_ID --result '{\"ok\": true}' --endpoint URL",
+        "complete, fail or heartbeat a callback: sent to the `durable run` or `durable serve`"
+        " working on the store, else recorded in the store and resumed here",
+        "durable callback succeed CALLBACK_ID --result '{\"ok\": true}'",
     )
     callback.add_argument("outcome", choices=("succeed", "fail", "heartbeat"))
     callback.add_argument("callback_id", metavar="ID")
@@ -557,6 +931,7 @@ def _parser() -> argparse.ArgumentParser:
 
     lint = command("lint", "check durable handlers for replay hazards", "durable lint examples/")
     lint.add_argument("paths", nargs="+", metavar="PATH")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
     lint.set_defaults(func=_cmd_lint)
     return parser
 
@@ -568,6 +943,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(exc, file=sys.stderr)
         return exc.status
+    except sqlite3.Error as exc:
+        print(f"durable: the store {args.store} is unreadable: {exc}", file=sys.stderr)
+        return ExitCode.FILE
+    except ServiceError as exc:
+        refused = _service_refused(exc.code, exc.message)
+        print(refused, file=sys.stderr)
+        return refused.status
     return status
 
 

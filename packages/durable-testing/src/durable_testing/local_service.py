@@ -64,7 +64,13 @@ from durable_testing.history import (
 )
 from durable_testing.stores import ExecutionStatus, ExecutionStore, MemoryStore, StoredExecution
 
-__all__ = ["ExecutionResult", "LocalLambdaContext", "LocalService", "PendingCallback"]
+__all__ = [
+    "ExecutionResult",
+    "LocalLambdaContext",
+    "LocalService",
+    "PendingCallback",
+    "UnregisteredFunctionError",
+]
 
 
 _log = logging.getLogger("durable_testing.local_service")
@@ -130,6 +136,17 @@ class PendingCallback:
     deadline: dt.datetime | None
 
 
+class UnregisteredFunctionError(KeyError):
+    """An execution (or a start) names a function no handler is registered for here."""
+
+    def __init__(self, function_name: str, message: str) -> None:
+        super().__init__(message)
+        self.function_name = function_name
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def _error(error_type: str, message: str) -> ErrorObject:
     return ErrorObject(error_type=error_type, error_message=message)
 
@@ -188,6 +205,7 @@ class LocalService:
             resolve_function=self._check_function,
         )
         self._handlers: dict[str, LambdaHandler] = {}
+        self._handler_specs: dict[str, str] = {}
         self._executions: dict[str, StoredExecution] = {}
         # Guards the registry (``_executions``, ``_invoking``) and nothing else: no other
         # lock is taken while it is held. An execution's ``StoredExecution`` and backend
@@ -205,9 +223,15 @@ class LocalService:
 
     # -- public API ---------------------------------------------------------------
 
-    def register(self, name: str, handler: LambdaHandler) -> None:
-        """Make ``handler`` the function called ``name`` (again, in a new process)."""
+    def register(self, name: str, handler: LambdaHandler, *, spec: str | None = None) -> None:
+        """Make ``handler`` the function called ``name`` (again, in a new process).
+
+        ``spec`` (``MODULE:HANDLER``) is where it was loaded from: the executions started
+        here record it, so another process can load the handler and resume them.
+        """
         self._handlers[name] = handler
+        if spec is not None:
+            self._handler_specs[name] = spec
 
     def registered(self) -> Mapping[str, LambdaHandler]:
         """The registered functions by name (a read-only view): what may be started."""
@@ -221,7 +245,9 @@ class LocalService:
         An ``execution_name`` the function has already used raises
         ``DurableExecutionAlreadyStartedException``, as the service does."""
         if name not in self._handlers:
-            raise KeyError(f"no function registered as {name!r}; call register() first")
+            raise UnregisteredFunctionError(
+                name, f"no function registered as {name!r}; call register() first"
+            )
         if execution_name is None:
             return self._create(name, json.dumps(input_value))
         with self._starting:
@@ -267,6 +293,7 @@ class LocalService:
             invoke_at=now,
             parent_arn=parent[0] if parent else None,
             parent_operation_id=parent[1] if parent else None,
+            handler=self._handler_specs.get(name),
         )
         started = execution_started_event(record.execution_operation, _execution_name(arn), now)
         append_event(execution.events, started)
@@ -641,7 +668,8 @@ class LocalService:
         return [
             arn
             for arn in idle
-            if (when := self._next_due(arn)) is not None and (skips_time or when <= now)
+            if (when := self._next_due(arn, self._answerable_until(arn, None))) is not None
+            and (skips_time or when <= now)
         ]
 
     def _locked(self, arn: str) -> threading.RLock:
@@ -727,9 +755,10 @@ class LocalService:
     def _begin_invocation(self, execution: StoredExecution) -> tuple[LambdaHandler, _Invocation]:
         handler = self._handlers.get(execution.function_name)
         if handler is None:
-            raise KeyError(
+            raise UnregisteredFunctionError(
+                execution.function_name,
                 f"execution {execution.arn} needs function {execution.function_name!r};"
-                " register it before resuming"
+                " register it before resuming",
             )
         request_id = str(uuid.uuid4())
         invocation = _Invocation(

@@ -65,7 +65,9 @@ class StoredExecution:
     ``callbacks`` and ``chained_invokes`` are the backend's ``ExecutionRecord`` fields of
     the same names; ``parent_arn`` and ``parent_operation_id`` name the CHAINED_INVOKE
     operation this execution completes when it ends (None for an execution started
-    directly).
+    directly). ``handler`` is where the handler came from (``MODULE:HANDLER``, as the
+    ``durable`` command loaded it; None when registered in code), so another process can
+    load it again and resume the execution.
 
     ``changed_operations`` is not stored: the service names in it, by id and in the order
     they changed, the operations changed since its last save of this execution, so a
@@ -92,6 +94,7 @@ class StoredExecution:
     chained_invokes: dict[str, ChainedInvokeState] = field(default_factory=dict)
     parent_arn: str | None = None
     parent_operation_id: str | None = None
+    handler: str | None = None
     changed_operations: dict[str, Operation] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> str:
@@ -127,6 +130,7 @@ class StoredExecution:
             "chained_invokes": {key: asdict(v) for key, v in self.chained_invokes.items()},
             "parent_arn": self.parent_arn,
             "parent_operation_id": self.parent_operation_id,
+            "handler": self.handler,
         }
 
     @classmethod
@@ -155,6 +159,7 @@ class StoredExecution:
             },
             parent_arn=data.get("parent_arn"),
             parent_operation_id=data.get("parent_operation_id"),
+            handler=data.get("handler"),
         )
 
     def _copy(self, operations: list[Operation], events: list[HistoryEvent]) -> StoredExecution:

@@ -41,7 +41,7 @@ from durable_testing.http.shapes import (
     encode_response,
     operation_model,
 )
-from durable_testing.local_service import LocalService
+from durable_testing.local_service import LocalService, UnregisteredFunctionError
 
 __all__ = [
     "DEFAULT_CONNECTION_TIMEOUT",
@@ -145,7 +145,9 @@ class LambdaApiServer:
     (a test that drives executions itself makes it very long; ``stop()`` still returns
     within ``_STOP_POLL_SECONDS``); ``connection_timeout`` how long a connection may
     stay silent before it is closed. The socket listens from construction on: connections
-    made before ``start()`` wait in the listen queue.
+    made before ``start()`` wait in the listen queue. With ``drive=False`` there is no
+    scheduler: the caller drives the executions (``durable run`` serves callback answers
+    for the execution it drives).
     """
 
     def __init__(
@@ -157,11 +159,13 @@ class LambdaApiServer:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         poll_interval: float = 0.02,
         connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT,
+        drive: bool = True,
     ) -> None:
         self.service = service
         self.max_body_bytes = max_body_bytes
         self.poll_interval = poll_interval
         self.connection_timeout = connection_timeout
+        self.drive = drive
         self.faults = FaultSwitch()
         self.api = DurableApi(service)
         self.console = Console(service, self.dispatch)
@@ -179,6 +183,7 @@ class LambdaApiServer:
         self._driving: set[str] = set()
         self._driving_lock = threading.Lock()
         self._driven = threading.Condition(self._driving_lock)
+        self._unregistered: set[str] = set()
 
     @property
     def endpoint_url(self) -> str:
@@ -192,9 +197,12 @@ class LambdaApiServer:
                 kwargs={"poll_interval": min(self.poll_interval, _STOP_POLL_SECONDS)},
                 name="durable-http",
                 daemon=True,
-            ),
-            threading.Thread(target=self._schedule, name="durable-scheduler", daemon=True),
+            )
         ]
+        if self.drive:
+            self._threads.append(
+                threading.Thread(target=self._schedule, name="durable-scheduler", daemon=True)
+            )
         for thread in self._threads:
             thread.start()
         _log.info("serving the Lambda durable execution API on %s", self.endpoint_url)
@@ -269,6 +277,12 @@ class LambdaApiServer:
             self.service.run_until_complete(arn, timeout=self.poll_interval)
         except TimeoutError:
             pass
+        except UnregisteredFunctionError as exc:
+            with self._driving_lock:
+                first = arn not in self._unregistered
+                self._unregistered.add(arn)
+            if first:  # once, not at every poll
+                _log.error("%s (it stays RUNNING)", exc)
         except Exception:
             _log.exception("the scheduler could not drive %s", arn)
         finally:
