@@ -1,0 +1,197 @@
+"""A user's mistake at the ``durable`` command: one line naming the problem, no Python
+traceback, and an exit code that says what kind (``ExitCode``). A user's own exception is
+the exception: it is shown with its traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from durable_testing import LocalService, SqliteStore
+from durable_testing.cli import ExitCode, load_handler, main
+from durable_testing.http import LambdaApiServer
+
+from .test_cli import write_flow
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Path:
+    return write_flow(tmp_path)
+
+
+def _fails(capsys: pytest.CaptureFixture[str], argv: list[str], status: ExitCode, says: str) -> str:
+    """Run ``durable argv``: it must exit ``status`` with one line on stderr saying ``says``."""
+    assert main(argv) == status
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert re.search(says, lines[0]), lines[0]
+    return lines[0]
+
+
+# -- handlers ---------------------------------------------------------------------------
+
+
+def test_a_handler_that_cannot_be_loaded(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    _fails(capsys, ["run", "no_such_module:handler", *store], ExitCode.HANDLER,
+           "no module named 'no_such_module'")  # fmt: skip
+    _fails(capsys, ["run", f"{flow}:nope", *store], ExitCode.HANDLER, "has no callable 'nope'")
+    _fails(capsys, ["run", f"{tmp_path}/missing.py:handler", *store], ExitCode.HANDLER,
+           "no Python file at")  # fmt: skip
+    _fails(capsys, ["run", str(flow), *store], ExitCode.USAGE, "is not MODULE:HANDLER")
+
+
+def test_an_exception_of_the_users_module_keeps_its_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text(
+        textwrap.dedent("""
+        import missing_dependency_of_the_user
+    """)
+    )
+    assert main(["run", f"{broken}:handler", "--store", str(tmp_path / "s")]) == ExitCode.HANDLER
+    err = capsys.readouterr().err
+    assert "Traceback" in err and f'File "{broken}", line 2' in err
+    assert "No module named 'missing_dependency_of_the_user'" in err
+
+
+# -- arguments --------------------------------------------------------------------------
+
+
+def test_bad_json_and_bad_names(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    spec = f"{flow}:handler"
+    _fails(capsys, ["run", spec, "--input", "{bad", *store], ExitCode.USAGE, "--input is not JSON")
+    _fails(capsys, ["callback", "succeed", "abc", "--result", "yes", *store], ExitCode.USAGE,
+           "--result is not JSON")  # fmt: skip
+    # boto3's DurableExecutionName: [a-zA-Z0-9-_]+, 1 to 64 characters.
+    for bad in ("my run", "x" * 65):
+        _fails(capsys, ["run", spec, "--name", bad, *store], ExitCode.USAGE, "not an execution")
+    assert main(["run", spec, "--input", '{"n": 1}', "--name", "x" * 64, *store]) == ExitCode.OK
+    capsys.readouterr()
+    _fails(capsys, ["run", spec, "--input", '{"n": 1}', "--name", "x" * 64, *store],
+           ExitCode.USAGE, "already holds an execution named")  # fmt: skip
+
+
+# -- stores and files -------------------------------------------------------------------
+
+
+def test_a_missing_or_corrupt_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(tmp_path / "missing.sqlite3")
+    _fails(capsys, ["history", "x", "--store", missing], ExitCode.FILE, "no store at")
+    _fails(capsys, ["callback", "heartbeat", "abc", "--store", missing], ExitCode.FILE,
+           "no store at")  # fmt: skip
+    corrupt = tmp_path / "corrupt.sqlite3"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    for argv in (["history", "x"], ["list"], ["budget", "x"], ["callback", "heartbeat", "abc"]):
+        _fails(capsys, [*argv, "--store", str(corrupt)], ExitCode.FILE, "not a usable store")
+
+
+def test_unknown_execution_and_callback(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    assert main(["run", f"{flow}:approval_handler", "--name", "a1", "--timeout", "0", *store]) == 3
+    callback_id = re.findall(r"waiting for callback approval (\S+)", capsys.readouterr().err)[0]
+    _fails(capsys, ["history", "nope", *store], ExitCode.NOT_FOUND, "no execution matches 'nope'")
+    _fails(capsys, ["callback", "succeed", "AAAA", *store], ExitCode.NOT_FOUND,
+           "ResourceNotFoundException: Callback AAAA not found")  # fmt: skip
+    _fails(capsys, ["callback", "succeed", "not/valid!", *store], ExitCode.SERVICE,
+           "InvalidParameterValueException")  # fmt: skip
+    assert main(["callback", "succeed", callback_id, "--result", "1", *store]) == ExitCode.OK
+    capsys.readouterr()
+    _fails(capsys, ["callback", "succeed", callback_id, *store], ExitCode.SERVICE,
+           "CallbackTimeoutException")  # fmt: skip
+
+
+def test_replay_of_a_missing_corrupt_or_foreign_history(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = f"{flow}:handler"
+    _fails(capsys, ["replay", str(tmp_path / "none.json"), spec], ExitCode.FILE, "cannot read")
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"Operations": [')
+    _fails(capsys, ["replay", str(corrupt), spec], ExitCode.FILE, "is not JSON")
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    main(["run", spec, "--input", '{"n": 2}', "--name", "saved", *store])
+    capsys.readouterr()
+    main(["history", "saved", "--json", *store])  # the events only: not what replay reads
+    events_only = tmp_path / "events.json"
+    events_only.write_text(capsys.readouterr().out)
+    _fails(capsys, ["replay", str(events_only), spec], ExitCode.FILE, "is not a saved history")
+
+    main(["history", "saved", "--format", "json", *store])
+    saved = tmp_path / "saved.json"
+    saved.write_text(capsys.readouterr().out)
+    other = tmp_path / "other.py"
+    other.write_text("from durable_closure import run\n\nhandler = run(lambda event, ctx: 'hi')\n")
+    assert main(["replay", str(saved), f"{other}:handler"]) == ExitCode.FAILED
+    report = capsys.readouterr().out
+    assert report.startswith("divergence: the saved execution returned")
+    without_end = json.loads(saved.read_text())
+    without_end["Events"] = without_end["Events"][:3]  # saved while it was running
+    saved.write_text(json.dumps(without_end))
+    assert main(["replay", str(saved), spec]) == ExitCode.OK
+
+
+# -- the service ------------------------------------------------------------------------
+
+
+def test_a_port_in_use(flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        _fails(capsys, ["serve", "--port", port, "--store", str(tmp_path / "s.sqlite3")],
+               ExitCode.SERVICE, f"port {port} on 127.0.0.1 is in use")  # fmt: skip
+
+
+def test_an_unreachable_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _fails(capsys, ["callback", "heartbeat", "abc", "--endpoint", f"http://127.0.0.1:{port}"],
+           ExitCode.SERVICE, "cannot reach")  # fmt: skip
+
+
+def test_an_error_answer_of_the_service(flow: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with LambdaApiServer(LocalService()) as server:
+        _fails(capsys, ["callback", "succeed", "AAAA", "--endpoint", server.endpoint_url],
+               ExitCode.NOT_FOUND, "ResourceNotFoundException")  # fmt: skip
+
+
+@pytest.fixture
+def orphan_store(flow: Path, tmp_path: Path) -> Iterator[Path]:
+    """A store with an execution of a function called 'ghost', due to be invoked."""
+    path = tmp_path / "orphan.sqlite3"
+    service = LocalService(store=SqliteStore(path))
+    service.register("ghost", load_handler(f"{flow}:handler"))
+    service.start("ghost", {"n": 1})
+    yield path
+
+
+def test_an_unregistered_function_under_serve_is_reported_once(
+    orphan_store: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="durable_testing.http")
+    service = LocalService(store=SqliteStore(orphan_store))
+    with LambdaApiServer(service, poll_interval=0.01):
+        time.sleep(0.3)  # dozens of scheduler passes
+    reports = [r for r in caplog.records if r.name == "durable_testing.http"]
+    assert len(reports) == 1
+    assert "needs function 'ghost'" in reports[0].getMessage()
+    assert reports[0].exc_info is None
