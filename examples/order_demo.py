@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from durable_closure import run
@@ -99,15 +101,26 @@ def main() -> int:
             result = service.resume_all(timeout=120)[0]
         else:
             order = {"id": 1001, "items": 2, "email": "ada@example.com"}
-            result = service.run(FUNCTION, order, execution_name="order-1001", timeout=120)
+            # Each run its own name, so `durable history NAME` finds exactly this one.
+            name = f"order-1001-{len(service.store.list_executions()) + 1}"
+            result = service.run(FUNCTION, order, execution_name=name, timeout=120)
     except KeyboardInterrupt:
         say("stopped; the execution is saved in %s, run me again to resume it", args.store)
         return 130
     print(f"\n{result.status.value}: {result.result or result.error}\n")
     print(format_history_table(result.history))
-    suffix = result.arn.rsplit("/", 1)[-1]
-    print(f"\nshow it again: uv run durable history --store {args.store} {suffix}")
+    name = result.arn.split("/durable-execution/")[1].split("/")[0]
+    print(f"\nshow it again: {_durable_command()} history --store {args.store} {name}")
     return 0 if result.status.value == "SUCCEEDED" else 1
+
+
+def _durable_command() -> str:
+    """The ``durable`` script of the environment running this demo (no ``uv`` needed)."""
+    script = Path(sys.executable).parent / "durable"
+    if not script.exists():
+        return f"{sys.executable} -m durable_testing.cli"
+    relative = os.path.relpath(script)
+    return relative if not relative.startswith("..") else str(script)
 
 
 if __name__ == "__main__":
