@@ -227,6 +227,27 @@ def test_a_later_wait_does_not_carry_time_past_an_open_callback_deadline() -> No
     assert "WaitSucceeded" in done.event_types and "CallbackTimedOut" not in done.event_types
 
 
+def test_another_executions_wait_moves_the_clock_but_never_times_this_callback_out() -> None:
+    """One service, as under ``durable serve``: an hour's wait of one execution must not be
+    held up by another's open callback, nor time that callback out."""
+    clock = VirtualClock()
+    service = LocalService(clock=clock)
+    service.register("approve", _await_callback(CallbackConfig(timeout_seconds=60)))
+    service.register("sleepy", run(lambda event, ctx: ctx.wait(3600, name="hour") or "rested"))
+    waiting = service.run("approve", "cb-shared-clock")
+    (pending,) = service.callbacks(waiting.arn)
+
+    rested = service.run("sleepy")
+    assert rested.status is ExecutionStatus.SUCCEEDED
+    assert pending.deadline is not None and clock.now() > pending.deadline
+    still = service.run_until_complete(waiting.arn)
+    assert still.status is ExecutionStatus.RUNNING
+    assert "CallbackTimedOut" not in still.event_types
+
+    service.send_callback_success(pending.callback_id, "late-but-open")
+    assert service.run_until_complete(waiting.arn).status is ExecutionStatus.SUCCEEDED
+
+
 def test_until_past_the_deadline_asks_for_the_timeout() -> None:
     clock = VirtualClock()
     service = LocalService(clock=clock)
