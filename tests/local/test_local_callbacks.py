@@ -229,23 +229,32 @@ def test_a_later_wait_does_not_carry_time_past_an_open_callback_deadline() -> No
 
 def test_another_executions_wait_moves_the_clock_but_never_times_this_callback_out() -> None:
     """One service, as under ``durable serve``: an hour's wait of one execution must not be
-    held up by another's open callback, nor time that callback out."""
+    held up by another's open callback, nor time that callback out, also when the other
+    execution is invoked again (its other callback answered) past the deadline."""
+
+    def two_callbacks(event: Any, ctx: DurableContext) -> Any:
+        timed = ctx.create_callback("timed", CallbackConfig(timeout_seconds=60))
+        other = ctx.create_callback("other")
+        return [other.result(), timed.result()]
+
     clock = VirtualClock()
     service = LocalService(clock=clock)
-    service.register("approve", _await_callback(CallbackConfig(timeout_seconds=60)))
+    service.register("approve", run(two_callbacks))
     service.register("sleepy", run(lambda event, ctx: ctx.wait(3600, name="hour") or "rested"))
-    waiting = service.run("approve", "cb-shared-clock")
-    (pending,) = service.callbacks(waiting.arn)
+    waiting = service.run("approve")
+    timed, other = service.callbacks(waiting.arn)
 
     rested = service.run("sleepy")
     assert rested.status is ExecutionStatus.SUCCEEDED
-    assert pending.deadline is not None and clock.now() > pending.deadline
+    assert timed.deadline is not None and clock.now() > timed.deadline
+    service.send_callback_success(other.callback_id, "first")
     still = service.run_until_complete(waiting.arn)
     assert still.status is ExecutionStatus.RUNNING
     assert "CallbackTimedOut" not in still.event_types
 
-    service.send_callback_success(pending.callback_id, "late-but-open")
-    assert service.run_until_complete(waiting.arn).status is ExecutionStatus.SUCCEEDED
+    service.send_callback_success(timed.callback_id, "second")
+    done = service.run_until_complete(waiting.arn)
+    assert done.result == ['"first"', '"second"']
 
 
 def test_until_past_the_deadline_asks_for_the_timeout() -> None:
