@@ -98,7 +98,7 @@ def test_a_missing_or_corrupt_store(tmp_path: Path, capsys: pytest.CaptureFixtur
     corrupt = tmp_path / "corrupt.sqlite3"
     corrupt.write_bytes(b"this is not a database" * 100)
     for argv in (["history", "x"], ["list"], ["budget", "x"], ["callback", "heartbeat", "abc"]):
-        _fails(capsys, [*argv, "--store", str(corrupt)], ExitCode.FILE, "not a usable store")
+        _fails(capsys, [*argv, "--store", str(corrupt)], ExitCode.FILE, "not a usable|unreadable")
 
 
 def test_unknown_execution_and_callback(
