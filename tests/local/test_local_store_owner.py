@@ -97,7 +97,7 @@ def test_durable_run_on_a_served_store_fails_at_once_without_a_traceback(
 ) -> None:
     status = main(["run", served.spec, "--store", str(served.store), "--name", "second"])
 
-    assert status == 2
+    assert status == 5  # ExitCode.FILE: the store is in use (durable --help lists the codes)
     err = capsys.readouterr().err
     assert f"is in use by process {served.process.pid}" in err
     assert served.url in err
