@@ -9,8 +9,6 @@ page is not blank. Without Chromium the test is skipped, unless
 
 from __future__ import annotations
 
-import os
-import shutil
 import struct
 import subprocess
 import zlib
@@ -24,17 +22,9 @@ from durable_core import DurableContext
 from durable_testing import LocalService
 from durable_testing.graph import render_html
 
+from tests.console.browser import chromium
+
 OPERATIONS = ["load", "cool-off", "ship", "pack", "approval or timeout", "approval", "timeout"]
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = "chromium is not installed (apt-get install -y chromium)"
-        if os.environ.get("DURABLE_REQUIRE_CHROMIUM") == "1":
-            pytest.fail(f"{message}; DURABLE_REQUIRE_CHROMIUM=1 requires it")
-        pytest.skip(message)
-    return path
 
 
 def _history() -> list[dict[str, Any]]:
@@ -60,7 +50,7 @@ def _history() -> list[dict[str, Any]]:
 
 def _browse(page: Path, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     command = [
-        _chromium(),
+        chromium(),
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
