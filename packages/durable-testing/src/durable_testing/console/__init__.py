@@ -143,7 +143,7 @@ class Console:
             return _static(path.removeprefix("/console/static/"))
         now = self.service.clock.now()
         if path == "/":
-            executions = self.service.store.list_executions()
+            executions = self.service.store.summaries()
             registered = sorted(self.service.registered())
             functions = sorted({e.function_name for e in executions} | set(registered))
             list_query = ListQuery(parse_qs(query), functions)

@@ -20,7 +20,7 @@ from durable_core.types import ErrorObject, Operation, OperationType
 from durable_testing.graph import format_seconds, render_html_sections
 from durable_testing.history import HistoryEvent
 from durable_testing.local_service import PendingCallback
-from durable_testing.stores import ExecutionStatus, StoredExecution
+from durable_testing.stores import ExecutionStatus, ExecutionSummary, StoredExecution
 from durable_testing.table import format_history_table
 
 __all__ = ["PAGE_SIZE", "ListQuery", "execution_page", "execution_url", "list_page"]
@@ -49,7 +49,7 @@ def _time(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
 
 
-def _duration(execution: StoredExecution, now: dt.datetime) -> str:
+def _duration(execution: StoredExecution | ExecutionSummary, now: dt.datetime) -> str:
     end = execution.end_timestamp or now
     return format_seconds((end - execution.start_timestamp).total_seconds())
 
@@ -116,7 +116,7 @@ class ListQuery:
 
 
 def list_page(
-    executions: Sequence[StoredExecution],
+    executions: Sequence[ExecutionSummary],
     query: ListQuery,
     functions: Sequence[str],
     registered: Sequence[str],
@@ -156,7 +156,7 @@ def list_page(
 
 
 def _executions_table(
-    executions: Sequence[StoredExecution], query: ListQuery, now: dt.datetime
+    executions: Sequence[ExecutionSummary], query: ListQuery, now: dt.datetime
 ) -> str:
     chosen = [
         e
