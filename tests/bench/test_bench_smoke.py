@@ -165,6 +165,8 @@ def test_every_target_names_a_row_the_figures_make() -> None:
             *bench.bench_replay_logs((10, 100), 1).rows,
             *bench.bench_checkpoints(2),
             *bench.bench_latency(2, 0.001, 1),
+            *bench.bench_map_latency(4, 2, 0.001, 1),
+            *bench.bench_map_fanout(4, (50,), 0.001, 1),
         ]
     }
     made.add("import")  # bench_import's first row (a subprocess run, tested above)
