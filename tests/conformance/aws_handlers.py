@@ -9,6 +9,8 @@ one requirement of each kind in ``make test``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -21,13 +23,14 @@ from aws_durable_execution_sdk_python.config import (
     StepConfig,
     StepSemantics,
 )
-from aws_durable_execution_sdk_python.exceptions import CallbackError
+from aws_durable_execution_sdk_python.exceptions import CallbackError, InvokeError
 from aws_durable_execution_sdk_python.execution import durable_execution
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+from aws_durable_execution_sdk_python.serdes import SerDes, SerDesContext
 from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
 from durable_core.execution import LambdaHandler
 
-from tests.conformance.handlers.invoke import ECHO
+from tests.conformance.handlers.invoke import ECHO, FAIL, MEASURE
 from tests.http.support import lambda_client
 
 __all__ = ["AWS_FUNCTIONS", "AWS_HANDLERS"]
@@ -184,13 +187,104 @@ def echo(event: Any, ctx: Any) -> Any:
     return event
 
 
+def fail(event: Any, ctx: Any) -> Any:
+    raise RuntimeError("target function failed")
+
+
+def measure(event: dict[str, str], ctx: Any) -> dict[str, int]:
+    return {"received_bytes": len(event["blob"])}
+
+
 def echo_input(event: Any, ctx: Any) -> Any:
     return ctx.invoke(ECHO, event)
+
+
+def echo_named(event: dict[str, str], ctx: Any) -> Any:
+    return ctx.invoke(ECHO, event["payload"], name=event["name"])
+
+
+def invoke_failing(event: None, ctx: Any) -> Any:
+    return ctx.invoke(FAIL, None)
+
+
+def invoke_failing_caught(event: None, ctx: Any) -> Any:
+    try:
+        return ctx.invoke(FAIL, None)
+    except InvokeError:
+        return "fallback"
+
+
+def large_payload(event: None, ctx: Any) -> Any:
+    return ctx.invoke(MEASURE, {"blob": "x" * 200_000})
 
 
 def with_tenant(event: dict[str, str], ctx: Any) -> Any:
     config: InvokeConfig[Any, Any] = InvokeConfig(tenant_id=event["tenantId"])
     return ctx.invoke(ECHO, event["payload"], config=config)
+
+
+def invoke_then_wait(event: None, ctx: Any) -> Any:
+    result = ctx.invoke(ECHO, "cached")
+    ctx.wait(Duration.from_seconds(1))
+    return result
+
+
+def failed_invoke_then_wait(event: None, ctx: Any) -> str:
+    with contextlib.suppress(InvokeError):
+        ctx.invoke(FAIL, None)
+    ctx.wait(Duration.from_seconds(1))
+    return "caught"
+
+
+def step_then_invoke(event: None, ctx: Any) -> Any:
+    value = ctx.step(lambda _: "from step")
+    return ctx.invoke(ECHO, value)
+
+
+def invoke_then_step(event: None, ctx: Any) -> Any:
+    value = ctx.invoke(ECHO, "from invoke")
+    return ctx.step(lambda _: f"processed {value}")
+
+
+def invoke_in_child(event: None, ctx: Any) -> Any:
+    return ctx.run_in_child_context(lambda child: child.invoke(ECHO, "in child"))
+
+
+def sequential_invokes(event: None, ctx: Any) -> list[Any]:
+    return [ctx.invoke(ECHO, "one"), ctx.invoke(ECHO, "two")]
+
+
+class UppercasePayloadSerDes(SerDes[dict[str, str]]):
+    """Sends every string value of the payload object uppercased."""
+
+    def serialize(self, value: dict[str, str], serdes_context: SerDesContext) -> str:
+        return json.dumps({key: item.upper() for key, item in value.items()})
+
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> dict[str, str]:
+        loaded: dict[str, str] = json.loads(data)
+        return loaded
+
+
+class UppercaseResultSerDes(SerDes[str]):
+    """Reads the result's JSON text uppercased."""
+
+    def serialize(self, value: str, serdes_context: SerDesContext) -> str:
+        return value
+
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> str:
+        return data.upper()
+
+
+def custom_payload_serdes(event: dict[str, str], ctx: Any) -> Any:
+    config: InvokeConfig[dict[str, str], Any] = InvokeConfig(
+        serdes_payload=UppercasePayloadSerDes()
+    )
+    return ctx.invoke(ECHO, event, config=config)
+
+
+def custom_result_serdes(event: str, ctx: Any) -> Any:
+    config: InvokeConfig[Any, str] = InvokeConfig(serdes_result=UppercaseResultSerDes())
+    return ctx.invoke(ECHO, event, config=config)
 
 
 def count_to_input(event: int, ctx: Any) -> int:
@@ -204,6 +298,8 @@ def count_to_input(event: int, ctx: Any) -> int:
 
 
 AWS_FUNCTIONS[ECHO] = aws(echo)
+AWS_FUNCTIONS[FAIL] = aws(fail)
+AWS_FUNCTIONS[MEASURE] = aws(measure)
 AWS_HANDLERS["1-1"] = aws(step_basic)
 AWS_HANDLERS["1-11"] = fail_first_attempts(1, "Operation succeeded", _retry(2, 1, 1))
 AWS_HANDLERS["1-13"] = fail_first_attempts(2, "succeeded with default retry", None)
@@ -220,5 +316,19 @@ AWS_HANDLERS["4-8"] = aws(callback_then_step)
 AWS_HANDLERS["4-11"] = aws(callback_then_wait)
 AWS_HANDLERS["4-14"] = aws(caught_callback_error)
 AWS_HANDLERS["5-1"] = aws(echo_input)
+AWS_HANDLERS["5-2"] = aws(echo_named)
+AWS_HANDLERS["5-3"] = aws(echo_input)
+AWS_HANDLERS["5-4"] = aws(echo_input)
+AWS_HANDLERS["5-5"] = aws(invoke_failing)
+AWS_HANDLERS["5-6"] = aws(invoke_failing_caught)
+AWS_HANDLERS["5-7"] = aws(large_payload)
 AWS_HANDLERS["5-8"] = aws(with_tenant)
+AWS_HANDLERS["5-9"] = aws(invoke_then_wait)
+AWS_HANDLERS["5-10"] = aws(failed_invoke_then_wait)
+AWS_HANDLERS["5-11"] = aws(step_then_invoke)
+AWS_HANDLERS["5-12"] = aws(invoke_then_step)
+AWS_HANDLERS["5-13"] = aws(invoke_in_child)
+AWS_HANDLERS["5-14"] = aws(sequential_invokes)
+AWS_HANDLERS["5-15"] = aws(custom_payload_serdes)
+AWS_HANDLERS["5-16"] = aws(custom_result_serdes)
 AWS_HANDLERS["6-1"] = aws(count_to_input)
