@@ -22,6 +22,7 @@ from aws_durable_execution_sdk_python.config import (
     JitterStrategy,
     StepConfig,
     StepSemantics,
+    WaitForCallbackConfig,
 )
 from aws_durable_execution_sdk_python.exceptions import CallbackError, InvokeError
 from aws_durable_execution_sdk_python.execution import durable_execution
@@ -287,14 +288,68 @@ def custom_result_serdes(event: str, ctx: Any) -> Any:
     return ctx.invoke(ECHO, event, config=config)
 
 
-def count_to_input(event: int, ctx: Any) -> int:
+def _until(threshold: int, seconds: int = 1) -> Callable[[int, int], WaitForConditionDecision]:
     def keep_polling(state: int, attempt: int) -> WaitForConditionDecision:
-        if state < event:
-            return WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+        if state < threshold:
+            return WaitForConditionDecision.continue_waiting(Duration.from_seconds(seconds))
         return WaitForConditionDecision.stop_polling()
 
-    config = WaitForConditionConfig(wait_strategy=keep_polling, initial_state=0)
-    return ctx.wait_for_condition(lambda state, _: state + 1, config)
+    return keep_polling
+
+
+def _increment(state: int, _: Any) -> int:
+    return state + 1
+
+
+def count_to_input(initial: int = 0, seconds: int = 1, name: str | None = None) -> LambdaHandler:
+    """Increment from ``initial`` until the state reaches the input threshold."""
+
+    def handler(event: int, ctx: Any) -> int:
+        config = WaitForConditionConfig(wait_strategy=_until(event, seconds), initial_state=initial)
+        return ctx.wait_for_condition(_increment, config, name=name)
+
+    return aws(handler)
+
+
+def result_feeds_step(event: int, ctx: Any) -> int:
+    config = WaitForConditionConfig(wait_strategy=_until(event), initial_state=0)
+    final = ctx.wait_for_condition(_increment, config)
+    return ctx.step(lambda _: final * 10)
+
+
+def two_conditions(event: None, ctx: Any) -> int:
+    first = ctx.wait_for_condition(
+        _increment, WaitForConditionConfig(wait_strategy=_until(2), initial_state=0)
+    )
+    return ctx.wait_for_condition(
+        _increment, WaitForConditionConfig(wait_strategy=_until(4), initial_state=first)
+    )
+
+
+def _register(callback_id: str, callback_ctx: Any) -> None:
+    """Hands the id to the external system; here, the runner reads it from the history."""
+    callback_ctx.logger.info(f"callback id {callback_id}")
+
+
+def await_answer(
+    recover: str | None = None, timeout: int = 0, heartbeat_timeout: int = 0
+) -> LambdaHandler:
+    """One wait_for_callback named by the input; ``recover`` on CallbackError.
+    (A zero timeout is AWS's default: none.)"""
+
+    def handler(event: str, ctx: Any) -> Any:
+        config = WaitForCallbackConfig(
+            timeout=Duration.from_seconds(timeout),
+            heartbeat_timeout=Duration.from_seconds(heartbeat_timeout),
+        )
+        try:
+            return ctx.wait_for_callback(_register, name=event, config=config)
+        except CallbackError:
+            if recover is None:
+                raise
+            return recover
+
+    return aws(handler)
 
 
 AWS_FUNCTIONS[ECHO] = aws(echo)
@@ -331,4 +386,13 @@ AWS_HANDLERS["5-13"] = aws(invoke_in_child)
 AWS_HANDLERS["5-14"] = aws(sequential_invokes)
 AWS_HANDLERS["5-15"] = aws(custom_payload_serdes)
 AWS_HANDLERS["5-16"] = aws(custom_result_serdes)
-AWS_HANDLERS["6-1"] = aws(count_to_input)
+AWS_HANDLERS["6-1"] = count_to_input()
+AWS_HANDLERS["6-3"] = count_to_input(name="poll-status")
+AWS_HANDLERS["6-4"] = count_to_input(5)
+AWS_HANDLERS["6-5"] = count_to_input(seconds=2)
+AWS_HANDLERS["6-12"] = aws(result_feeds_step)
+AWS_HANDLERS["6-13"] = aws(two_conditions)
+AWS_HANDLERS["7-5"] = await_answer(timeout=3)
+AWS_HANDLERS["7-12"] = await_answer(heartbeat_timeout=5)
+AWS_HANDLERS["7-13"] = await_answer(heartbeat_timeout=10)
+AWS_HANDLERS["7-14"] = await_answer("timed-out-handled", timeout=3)
