@@ -26,6 +26,14 @@ from aws_durable_execution_sdk_python.config import (
 )
 from aws_durable_execution_sdk_python.exceptions import CallbackError, InvokeError
 from aws_durable_execution_sdk_python.execution import durable_execution
+from aws_durable_execution_sdk_python.plugin import (
+    DurableInstrumentationPlugin,
+    DurableInstrumentationPluginFactory,
+    InvocationStartInfo,
+    UserFunctionEndInfo,
+    UserFunctionStartInfo,
+)
+from aws_durable_execution_sdk_python.plugin import OperationType as PluginOperationType
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 from aws_durable_execution_sdk_python.serdes import SerDes, SerDesContext
 from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
@@ -43,13 +51,17 @@ AWS_FUNCTIONS: dict[str, LambdaHandler] = {}
 _crashed: set[tuple[str, str]] = set()
 
 
-def aws(handler: Callable[[Any, Any], Any]) -> LambdaHandler:
+def aws(
+    handler: Callable[[Any, Any], Any],
+    plugins: list[DurableInstrumentationPluginFactory] | None = None,
+) -> LambdaHandler:
     """``handler`` under AWS's ``@durable_execution``, checkpointing to the runner that
     invokes it (``AWS_ENDPOINT_URL_LAMBDA``, set by ``tests/conformance/dex.py``)."""
 
     def invoke(event: Any, lambda_context: Any) -> Any:
         client = lambda_client(os.environ["AWS_ENDPOINT_URL_LAMBDA"])
-        return durable_execution(boto3_client=client)(handler)(event, lambda_context)
+        durable = durable_execution(boto3_client=client, plugins=plugins)
+        return durable(handler)(event, lambda_context)
 
     return invoke
 
@@ -86,7 +98,12 @@ def step_basic(event: str, ctx: Any) -> str:
     return ctx.step(lambda _: f"Hello, {event}!")
 
 
-def fail_first_attempts(failures: int, result: Any, config: StepConfig | None) -> LambdaHandler:
+def fail_first_attempts(
+    failures: int,
+    result: Any,
+    config: StepConfig | None,
+    plugins: list[DurableInstrumentationPluginFactory] | None = None,
+) -> LambdaHandler:
     def handler(event: Any, ctx: Any) -> Any:
         def unreliable(step_ctx: Any) -> Any:
             if step_ctx.attempt <= failures:
@@ -95,7 +112,7 @@ def fail_first_attempts(failures: int, result: Any, config: StepConfig | None) -
 
         return ctx.step(unreliable, config=config)
 
-    return aws(handler)
+    return aws(handler, plugins)
 
 
 class TransientError(Exception):
@@ -352,6 +369,38 @@ def await_answer(
     return aws(handler)
 
 
+class AttemptPlugin(DurableInstrumentationPlugin):
+    """10-3's plugin: prints a JSON record per step attempt's start and end, stamped with
+    the execution ARN its invocation-start hook received (``handlers/plugin.py``'s)."""
+
+    def __init__(self) -> None:
+        self._arn: str | None = None
+
+    def _emit(self, hook: str, **fields: Any) -> None:
+        record = {"plugin": "CONFPLUGIN", "hook": hook, **fields, "durableExecutionArn": self._arn}
+        print(json.dumps(record), flush=True)
+
+    def on_invocation_start(self, info: InvocationStartInfo) -> None:
+        self._arn = info.execution_arn
+
+    def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
+        if info.operation_type is PluginOperationType.STEP:
+            self._emit("attempt-start", n=info.attempt, op=info.operation_id)
+
+    def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
+        if info.operation_type is PluginOperationType.STEP:
+            self._emit(
+                "attempt-end", n=info.attempt, outcome=info.outcome.value, op=info.operation_id
+            )
+
+
+class AttemptPlugins:
+    """The factory: a fresh plugin per invocation."""
+
+    def create_plugin(self, info: InvocationStartInfo, /) -> DurableInstrumentationPlugin:
+        return AttemptPlugin()
+
+
 AWS_FUNCTIONS[ECHO] = aws(echo)
 AWS_FUNCTIONS[FAIL] = aws(fail)
 AWS_FUNCTIONS[MEASURE] = aws(measure)
@@ -396,3 +445,6 @@ AWS_HANDLERS["7-5"] = await_answer(timeout=3)
 AWS_HANDLERS["7-12"] = await_answer(heartbeat_timeout=5)
 AWS_HANDLERS["7-13"] = await_answer(heartbeat_timeout=10)
 AWS_HANDLERS["7-14"] = await_answer("timed-out-handled", timeout=3)
+AWS_HANDLERS["10-3"] = fail_first_attempts(
+    1, "Operation succeeded", _retry(2, 1, 1), plugins=[AttemptPlugins()]
+)
