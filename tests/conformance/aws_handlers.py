@@ -147,16 +147,16 @@ def at_most_once_with_retry(event: str, ctx: Any) -> str:
     return ctx.step(flaky, config=config)
 
 
-def child_step_retry(event: Any, ctx: Any) -> str:
+def child_step_retry(event: str, ctx: Any) -> str:
     def body(child: Any) -> str:
         def unreliable(step_ctx: Any) -> str:
             if step_ctx.attempt == 1:
                 raise RuntimeError("first attempt fails")
-            return "child step succeeded"
+            return event
 
         return child.step(unreliable, config=_retry(max_attempts=2, delay=1, rate=1))
 
-    return ctx.run_in_child_context(body)
+    return ctx.run_in_child_context(body, name="retry")
 
 
 def child_interrupted(event: str, ctx: Any) -> str:
