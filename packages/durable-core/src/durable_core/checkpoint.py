@@ -57,6 +57,9 @@ _MAX_BYTES_PER_CALL = 750 * 1024
 # make: as long as each arrives within _MAX_LINGER of the last, up to this share of a
 # round trip in all.
 _LINGER_SHARE = 0.25
+# The round trip assumed until a call is measured: a service across a network (a map's
+# first call then waits up to 5 ms for its items' threads to start).
+_SLOW_ROUND_TRIP = 0.02
 _MAX_LINGER = 0.001
 
 
@@ -110,7 +113,7 @@ class Checkpointer:
         self._failure: BaseException | None = None
         self._branches = 0
         # The last call's duration; until one is measured, the service counts as slow.
-        self._round_trip = _MAX_LINGER / _LINGER_SHARE
+        self._round_trip = _SLOW_ROUND_TRIP
 
     def count_branches(self, delta: int) -> None:
         """Count the concurrent branches (parallel, map) submitted and not yet ended.

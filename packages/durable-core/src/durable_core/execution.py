@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from durable_core._replay import CheckpointLog, OperationCall
-from durable_core.backends.aws_client import invocation_event
 from durable_core.backends.base import DurableBackend
 from durable_core.checkpoint import Checkpointer
 from durable_core.context import DurableContext, ExecutionState
@@ -248,8 +247,13 @@ def run_invocation(
 ) -> dict[str, Any]:
     """Run one invocation of a durable handler and return Lambda's durable response."""
     options = options or ExecutionOptions()
-    # AWS's in-process test runner hands over an invocation object with its own client.
-    event, runner_backend = invocation_event(event)
+    runner_backend = None
+    if not isinstance(event, dict):
+        # AWS's in-process test runner hands over an invocation object with its own
+        # client; the adapter is loaded only then, never on a Lambda cold start.
+        from durable_core.backends.aws_client import invocation_event
+
+        event, runner_backend = invocation_event(event)
     invocation = _parse_event(event)
     backend = runner_backend or _resolve_backend(options)
     log = _load_log(invocation, backend)

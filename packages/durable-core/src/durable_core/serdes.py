@@ -30,6 +30,7 @@ __all__ = [
     "SerDes",
     "check_utf8",
     "deserialize",
+    "load_json",
     "serialize",
     "to_json",
 ]
@@ -258,13 +259,22 @@ class ExtendedSerDes:
     def deserialize(self, data: str) -> Any:
         if _is_json_int(data):
             return int(data)
+        node = load_json(data)
         try:
-            node = json.loads(data)
             return node if _is_plain(node, reading=True) else _decode(node)
         except RecursionError:
             raise SerDesError(f"payload is not readable: {_TOO_DEEP}") from None
-        except ValueError as exc:
-            raise SerDesError(f"payload is not JSON: {exc}") from exc
+
+
+def load_json(data: str) -> Any:
+    """``json.loads``; text that is not JSON, or nested past the recursion limit, is a
+    ``SerDesError`` (the one error a payload that cannot be read may raise)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise SerDesError(f"payload is not readable: {_TOO_DEEP}") from None
+    except ValueError as exc:
+        raise SerDesError(f"payload is not JSON: {exc}") from exc
 
 
 JSON_SERDES = JsonSerDes()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import sys
 import types
 import typing
@@ -21,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from durable_core.errors import SerDesError
-from durable_core.serdes import EXTENDED_SERDES, decode_envelope, is_envelope
+from durable_core.serdes import EXTENDED_SERDES, decode_envelope, is_envelope, load_json
 
 if TYPE_CHECKING:
     import pydantic
@@ -77,12 +76,7 @@ class TypedSerDes(Generic[T]):
         into a ``tp``; a plain object that happens to look like an envelope is tried as
         plain data too before it is rejected.
         """
-        try:
-            node = json.loads(data)
-        except RecursionError:
-            raise SerDesError("payload is nested too deeply to read") from None
-        except ValueError as exc:
-            raise SerDesError(f"payload is not JSON: {exc}") from exc
+        node = load_json(data)
         if not is_envelope(node):
             return self._validate(node)
         try:
