@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from durable_closure import run
-from durable_core import DurableContext, ExecutionOptions, MemoryBackend, use_backend
+from durable_core import DurableContext, ExecutionOptions, MapConfig, MemoryBackend, use_backend
 
 
 def _steps(event: Any, ctx: DurableContext) -> int:
@@ -20,6 +20,26 @@ def test_batch_mode_sends_sequential_steps_in_one_call() -> None:
     assert len(batched.calls) == 1
     flat = [u for c in plain.calls for u in c.updates]
     assert [u for c in batched.calls for u in c.updates] == flat
+
+
+def test_batch_mode_sends_a_concurrent_map_in_one_call() -> None:
+    """A map's branches, too, leave their ends buffered in batch mode: none waits for
+    its end to be persisted (as a branch does by default once its slot is free)."""
+
+    def workflow(event: Any, ctx: DurableContext) -> list[int]:
+        items = ctx.map(
+            list(range(6)),
+            lambda c, x, i, xs: c.step(lambda _: x, name="same"),
+            config=MapConfig(max_concurrency=3),
+        )
+        return items.get_results()
+
+    backend = MemoryBackend()
+    event = backend.start_execution(None)
+    with use_backend(backend):
+        response = run(workflow, options=ExecutionOptions(batch_checkpoints=True))(event, None)
+    assert response["Result"] == "[0, 1, 2, 3, 4, 5]"
+    assert len(backend.calls) == 1
 
 
 def test_batch_mode_flushes_before_suspending() -> None:

@@ -21,6 +21,8 @@ from durable_core import (
     CheckpointError,
     CheckpointResponse,
     DurableContext,
+    ExecutionOptions,
+    MapConfig,
     MemoryBackend,
     ParallelConfig,
     use_backend,
@@ -28,6 +30,8 @@ from durable_core import (
 from durable_core import checkpoint as checkpoint_module
 from durable_core._replay import CheckpointLog
 from durable_core.checkpoint import Checkpointer
+from durable_core.execution import run_invocation
+from durable_core.plugins import DurablePlugin, OperationEndInfo
 from durable_core.types import OperationAction, OperationStatus, OperationType, OperationUpdate
 
 PATIENCE = 10.0  # seconds a test waits for a thread that should get there
@@ -267,3 +271,112 @@ def test_a_sender_lingers_until_every_running_branch_has_sent(
     d.join(PATIENCE / 10)
     assert d_outcome == ["persisted"]
     assert backend.entered[1:] == [["d"]]
+
+
+class HoldingBackend(MemoryBackend):
+    """Holds the first call carrying a map item's end until ``released`` is set (or a
+    while passes), and records whether it was set in time."""
+
+    def __init__(self, released: threading.Event) -> None:
+        super().__init__()
+        self.released = released
+        self.released_while_held: bool | None = None
+
+    def checkpoint(
+        self,
+        execution_arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointResponse:
+        ends_an_item = any(
+            u.sub_type == "MapIteration" and u.action is OperationAction.SUCCEED for u in updates
+        )
+        if ends_an_item and self.released_while_held is None:
+            self.released_while_held = self.released.wait(PATIENCE / 5)
+        return super().checkpoint(execution_arn, checkpoint_token, updates, client_token)
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_an_ended_branch_frees_its_slot_before_its_end_is_persisted(api: str) -> None:
+    """With two slots and three items, the third item runs while the call carrying the
+    first item's end is still held: the slot was freed when that end was queued, so
+    the next item's updates can share its call. (Were the slot freed only once the end
+    is persisted, the third item could not start until the held call returned.)"""
+    third_started = threading.Event()
+    backend = HoldingBackend(third_started)
+
+    def double(x: int) -> Callable[[Any], int]:
+        def body(_: Any) -> int:
+            if x == 2:
+                third_started.set()
+            return 2 * x
+
+        return body
+
+    config = MapConfig[int](max_concurrency=2)
+
+    def workflow(event: Any, ctx: DurableContext) -> list[int]:
+        return ctx.map(
+            [0, 1, 2], lambda c, x, i, xs: c.step(double(x), name="double"), config=config
+        ).get_results()
+
+    async def async_workflow(event: Any, ctx: AsyncDurableContext) -> list[int]:
+        async def item(c: AsyncDurableContext, x: int, i: int, xs: Any) -> int:
+            return await c.step(double(x), name="double")
+
+        return (await ctx.map([0, 1, 2], item, config=config)).get_results()
+
+    event = backend.start_execution(None)
+    with use_backend(backend):
+        response = run(workflow if api == "sync" else async_workflow)(event, None)
+    assert response == {"Status": "SUCCEEDED", "Result": "[0, 2, 4]"}
+    assert backend.released_while_held is True
+
+
+class EndOrder(DurablePlugin):
+    """A plugin noting each operation's end, and whether its end was persisted then."""
+
+    def __init__(self, backend: MemoryBackend, arn: str) -> None:
+        self.backend = backend
+        self.arn = arn
+        self.ends: list[tuple[str | None, bool]] = []
+
+    def on_operation_end(self, info: OperationEndInfo) -> None:
+        (persisted,) = (
+            op for op in self.backend.operations(self.arn) if op.id == info.operation_id
+        )
+        self.ends.append((info.name, persisted.status is OperationStatus.SUCCEEDED))
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_a_branch_reports_its_end_once_persisted_and_before_its_batch(api: str) -> None:
+    """AWS's plugin contract: an operation's end hook runs after its terminal checkpoint
+    is confirmed, and a child's before its parent's; a branch that freed its slot early
+    still keeps both."""
+    backend = MemoryBackend()
+    event = backend.start_execution(None)
+    plugin = EndOrder(backend, event["DurableExecutionArn"])
+    config = MapConfig[int](max_concurrency=3)
+
+    def workflow(event: Any, ctx: DurableContext) -> list[int]:
+        return ctx.map(
+            list(range(6)),
+            lambda c, x, i, xs: c.step(lambda _: x, name="same"),
+            name="m",
+            config=config,
+        ).get_results()
+
+    async def async_workflow(event: Any, ctx: AsyncDurableContext) -> list[int]:
+        async def item(c: AsyncDurableContext, x: int, i: int, xs: Any) -> int:
+            return await c.step(lambda _: x, name="same")
+
+        return (await ctx.map(list(range(6)), item, name="m", config=config)).get_results()
+
+    options = ExecutionOptions(backend=backend, plugins=[plugin])
+    response = run_invocation(workflow if api == "sync" else async_workflow, event, None, options)
+    assert response == {"Status": "SUCCEEDED", "Result": "[0, 1, 2, 3, 4, 5]"}
+    items = [end for end in plugin.ends if end[0] and end[0].startswith("map-item-")]
+    assert sorted(name for name, _ in items) == [f"map-item-{i}" for i in range(6)]
+    assert all(persisted for _, persisted in plugin.ends)
+    assert plugin.ends[-1][0] == "m"

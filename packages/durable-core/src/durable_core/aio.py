@@ -93,10 +93,12 @@ from durable_core.operations.batch import (
     BranchEvent,
     batch_config,
     branch_call,
+    branch_settled,
     check_branch_count,
     item_config,
     map_item_name,
     parallel_branch_name,
+    settles_ends,
     typed_map_config,
     typed_parallel_config,
 )
@@ -201,8 +203,12 @@ class _Runtime:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, checkpointer.flush)
             return
-        if number is None:
-            return
+        if number is not None:
+            await self.persisted(checkpointer, number)
+
+    async def persisted(self, checkpointer: Checkpointer, number: int) -> None:
+        """Return once the first ``number`` updates queued are persisted (the call in
+        flight, or the next one this starts); raise what prevented it."""
         loop = asyncio.get_running_loop()
         while checkpointer.persisted < number and not checkpointer.revoked:
             call = self._call
@@ -699,6 +705,8 @@ class AsyncDurableContext:
             return tally.result()
         cancel = threading.Event()
         events: asyncio.Queue[BranchEvent] = asyncio.Queue()
+        early = tally.releases_early
+        settle = settles_ends(tally, nesting, checkpointer)
 
         async def work(index: int) -> None:
             call = branch_call(batch_id, index, names[index], sub_type)
@@ -708,13 +716,22 @@ class AsyncDurableContext:
                 branch_config,
                 virtual=nesting is NestingType.FLAT,
                 cancel=cancel,
+                branch=early,
             )
             try:
-                value = await self._drive(flow, self._wrap(funcs[index]))
-            except BaseException as exc:
-                events.put_nowait(BranchEvent.of_error(index, exc))
-            else:
-                events.put_nowait(BranchEvent.of_success(index, value))
+                try:
+                    value = await self._drive(flow, self._wrap(funcs[index]))
+                except BaseException as exc:
+                    event = BranchEvent.of_error(index, exc)
+                else:
+                    event = BranchEvent.of_success(index, value)
+                events.put_nowait(event)  # the slot is free: the next branch starts now
+                if settle and event.ended:
+                    try:
+                        await self._runtime.persisted(checkpointer, checkpointer.queued)
+                    except (Exception, SuspendExecution):
+                        return  # the checkpointer keeps it: the batch raises it next
+                    branch_settled(self._core, call)
             finally:
                 checkpointer.count_branches(-1)
 

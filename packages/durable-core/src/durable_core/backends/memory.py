@@ -500,7 +500,8 @@ class MemoryBackend:
                 and update.action in (OperationAction.SUCCEED, OperationAction.FAIL)
             ):
                 reject("the operation does not exist; it must be started first")
-            if update.parent_id and update.parent_id not in record.operations | staged:
+            parent = update.parent_id
+            if parent and parent not in staged and parent not in record.operations:
                 reject(f"parent {update.parent_id} does not exist")
             if update.type is OperationType.WAIT and update.wait_options is None:
                 reject("WaitOptions are required")

@@ -54,6 +54,7 @@ from durable_core.typed import TypedSerDes, inferred_serdes
 from durable_core.types import ErrorObject, OperationType
 
 if TYPE_CHECKING:
+    from durable_core.checkpoint import Checkpointer
     from durable_core.context import DurableContext
 
 T = TypeVar("T")
@@ -92,26 +93,40 @@ def run_branches(
         return tally.result()
     cancel = threading.Event()
     events: queue.Queue[BranchEvent] = queue.Queue()
+    early = tally.releases_early
+    settle = settles_ends(tally, nesting, checkpointer)
 
     def work(index: int) -> None:
         call = branch_call(batch_id, index, branches[index].name, sub_type)
         try:
-            value = run_child(
-                batch_ctx,
-                call,
-                branches[index].func,
-                item_config,
-                virtual=nesting is NestingType.FLAT,
-                cancel=cancel,
-            )
-        except BaseException as exc:
-            events.put(BranchEvent.of_error(index, exc))
-        else:
-            events.put(BranchEvent.of_success(index, value))
+            try:
+                value = run_child(
+                    batch_ctx,
+                    call,
+                    branches[index].func,
+                    item_config,
+                    virtual=nesting is NestingType.FLAT,
+                    cancel=cancel,
+                    branch=early,
+                )
+            except BaseException as exc:
+                event = BranchEvent.of_error(index, exc)
+            else:
+                event = BranchEvent.of_success(index, value)
+            events.put(event)  # the slot is free: the next branch starts now
+            if settle and event.ended:
+                try:
+                    checkpointer.persist_through(checkpointer.queued)
+                except (Exception, SuspendExecution):
+                    return  # the checkpointer keeps it: the batch raises it at its next call
+                branch_settled(batch_ctx, call)
         finally:
             checkpointer.count_branches(-1)
 
-    pool = ThreadPoolExecutor(max_workers=tally.limit, thread_name_prefix="durable-branch")
+    # A branch that ended waits for its outcome to be persisted while the next one runs,
+    # so up to twice as many threads as slots.
+    workers = min(tally.total, 2 * tally.limit)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="durable-branch")
     submitted: list[Future[None]] = []
     try:
         while not tally.complete():
@@ -152,6 +167,22 @@ def check_branch_count(
         "branches. Deploy the change for new executions only (see ctx.patched).",
         operation_id=batch_id,
     )
+
+
+def settles_ends(tally: BatchTally, nesting: NestingType, checkpointer: Checkpointer) -> bool:
+    """Whether a branch that ended waits, on its own thread, for its end to be persisted
+    once its slot is free (``BatchTally.releases_early``): a NESTED branch records an end
+    (a FLAT one none), and with batched checkpoints ends stay buffered by design."""
+    return tally.releases_early and nesting is NestingType.NESTED and not checkpointer.batch
+
+
+def branch_settled(batch_ctx: DurableContext, call: OperationCall) -> None:
+    """A branch's outcome is persisted: report its end to the plugins now, on the
+    branch's thread, as AWS's SDK does once the terminal checkpoint is confirmed (the
+    branch returned to the batch before that, see ``child_flow``'s ``branch``)."""
+    plugins = batch_ctx._state.plugins
+    if plugins is not None:
+        plugins.operation_ended(call)
 
 
 def branch_call(batch_id: str, index: int, name: str, sub_type: str) -> OperationCall:
@@ -263,6 +294,11 @@ class BranchEvent:
     def of_success(cls, index: int, value: Any) -> BranchEvent:
         return cls(index, _Outcome.SUCCEEDED, result=value)
 
+    @property
+    def ended(self) -> bool:
+        """Whether the branch reached its outcome (and queued it, unless replayed)."""
+        return self.outcome in (_Outcome.SUCCEEDED, _Outcome.FAILED)
+
     @classmethod
     def of_error(cls, index: int, exc: BaseException) -> BranchEvent:
         if isinstance(exc, BranchCancelled):
@@ -302,6 +338,15 @@ class BatchTally:
         self._progress = progress
         self._run_began: dict[int, int] = {}  # the news known when each run began
         self._suspended: dict[int, int] = {}
+
+    @property
+    def releases_early(self) -> bool:
+        """Whether a branch frees its slot once its outcome is queued, before it is
+        persisted (``child_flow``'s ``branch``): with more than one slot, where threads
+        are not ordered with each other anyway. A batch of one slot is sequential by the
+        user's choice: each branch starts once the one before has ended, persisted, as
+        in AWS's SDK (the same calls, the same plugin hook order)."""
+        return self.limit > 1
 
     def complete(self) -> bool:
         return self.completion.is_complete(

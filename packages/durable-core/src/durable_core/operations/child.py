@@ -36,14 +36,16 @@ def run_child(
     *,
     virtual: bool = False,
     cancel: threading.Event | None = None,
+    branch: bool = False,
 ) -> T:
     """Run ``func`` in a child context of ``ctx``.
 
     ``virtual`` children (FLAT batch branches) checkpoint nothing themselves: they
     re-run on every invocation and their operations replay. ``cancel`` stops a batch
-    branch at its next operation once the batch has completed.
+    branch at its next operation once the batch has completed. ``branch``: see
+    ``child_flow``.
     """
-    flow = child_flow(ctx, call, config, virtual=virtual, cancel=cancel)
+    flow = child_flow(ctx, call, config, virtual=virtual, cancel=cancel, branch=branch)
     return run_flow(flow, ctx._checkpointer, func)
 
 
@@ -54,8 +56,18 @@ def child_flow(
     *,
     virtual: bool = False,
     cancel: threading.Event | None = None,
+    branch: bool = False,
 ) -> Flow[T]:
-    """The child operation, for any driver: yields ``Body((child_context,))``."""
+    """The child operation, for any driver: yields ``Body((child_context,))``.
+
+    A ``branch`` of a batch queues its outcome and returns without waiting for it to be
+    persisted: its result goes to the batch, not to user code, and the batch's own
+    outcome, queued after it, is persisted only with it (updates persist in the order
+    they were queued). So the branch's slot frees a round trip sooner, and the next
+    branch's updates share the call that carries this outcome; a persisted log still
+    never shows more branches in flight than the batch allows (a branch that started
+    after this one ended is persisted after its end).
+    """
     recorded = ctx._begin(call, virtual=virtual)
     if virtual and recorded is not None:
         raise NonDeterministicExecutionError(
@@ -85,7 +97,7 @@ def child_flow(
             log_user_failure(ctx.logger.with_extra(operation_id=call.id), exc, where)
             error = error_object_from_exception(exc)
             if not virtual:
-                yield Send(update_for(call, OperationAction.FAIL, error=error), sync=True)
+                yield Send(update_for(call, OperationAction.FAIL, error=error), sync=not branch)
             else:
                 ctx._context_returned(call, error)
             raise ChildContextError.from_error_object(error) from exc
@@ -95,14 +107,13 @@ def child_flow(
             ctx._context_returned(call, replayed=plan.replay_children)
             return result
         replay_children = len(payload) > CHILD_RESULT_LIMIT_BYTES
-        yield SendResult(
-            update_for(
-                call,
-                OperationAction.SUCCEED,
-                payload="" if replay_children else payload,
-                context_options=ContextOptions(replay_children=replay_children),
-            )
+        update = update_for(
+            call,
+            OperationAction.SUCCEED,
+            payload="" if replay_children else payload,
+            context_options=ContextOptions(replay_children=replay_children),
         )
+        yield Send(update, sync=False) if branch else SendResult(update)
         return result
     finally:
         ctx._end(call, recorded, plan.action.value)
