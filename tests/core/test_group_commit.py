@@ -20,6 +20,7 @@ from durable_core import (
     AsyncDurableContext,
     CheckpointError,
     CheckpointResponse,
+    CompletionConfig,
     DurableContext,
     ExecutionOptions,
     MapConfig,
@@ -33,6 +34,8 @@ from durable_core.checkpoint import Checkpointer
 from durable_core.execution import run_invocation
 from durable_core.plugins import DurablePlugin, OperationEndInfo
 from durable_core.types import OperationAction, OperationStatus, OperationType, OperationUpdate
+
+from tests.core.conftest import drive
 
 PATIENCE = 10.0  # seconds a test waits for a thread that should get there
 
@@ -380,3 +383,55 @@ def test_a_branch_reports_its_end_once_persisted_and_before_its_batch(api: str) 
     assert sorted(name for name, _ in items) == [f"map-item-{i}" for i in range(6)]
     assert all(persisted for _, persisted in plugin.ends)
     assert plugin.ends[-1][0] == "m"
+
+
+def _branch_count(ctx: DurableContext | AsyncDurableContext) -> int:
+    core = ctx if isinstance(ctx, DurableContext) else ctx._core
+    return core._checkpointer._branches
+
+
+def _item(c: DurableContext, x: int, i: int, xs: Any) -> int:
+    if x == 1:
+        c.wait(1, name="nap")  # the batch suspends once, resumes on the next invocation
+    if x == 2:
+        raise ValueError("two")
+    return c.step(lambda _: x, name="same")
+
+
+async def _async_item(c: AsyncDurableContext, x: int, i: int, xs: Any) -> int:
+    if x == 1:
+        await c.wait(1, name="nap")
+    if x == 2:
+        raise ValueError("two")
+    return await c.step(lambda _: x, name="same")
+
+
+_CONFIGS = (
+    MapConfig[int](max_concurrency=3),
+    MapConfig[int](max_concurrency=2, completion_config=CompletionConfig(min_successful=2)),
+    MapConfig[int](completion_config=CompletionConfig(tolerated_failure_count=0)),
+)
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_every_branch_counted_for_the_sender_is_uncounted_when_its_batch_ends(api: str) -> None:
+    """The sender lingers while more than one branch counts as running, so a count left
+    over by a batch (a handled event, a cancelled branch, a suspension) would make every
+    later step of the invocation linger."""
+    after: list[int] = []
+
+    def workflow(event: Any, ctx: DurableContext) -> int:
+        for config in _CONFIGS:
+            ctx.map(list(range(6)), _item, config=config)
+            after.append(_branch_count(ctx))
+        return 0
+
+    async def async_workflow(event: Any, ctx: AsyncDurableContext) -> int:
+        for config in _CONFIGS:
+            await ctx.map(list(range(6)), _async_item, config=config)
+            after.append(_branch_count(ctx))
+        return 0
+
+    driven = drive(run(workflow if api == "sync" else async_workflow))
+    assert driven.final == {"Status": "SUCCEEDED", "Result": "0"}
+    assert len(after) >= len(_CONFIGS) and set(after) == {0}

@@ -117,7 +117,10 @@ def test_a_process_killed_mid_wait_is_resumed_from_its_sqlite_file(tmp_path: Pat
 
 
 def _waiting(store: SqliteStore) -> bool:
-    executions = store.list_executions(unfinished_only=True)
+    try:
+        executions = store.list_executions(unfinished_only=True)
+    except sqlite3.OperationalError:
+        return False  # the file exists, its writer has not created the tables yet
     return any(e["EventType"] == "InvocationCompleted" for x in executions for e in x.events)
 
 

@@ -725,7 +725,9 @@ class AsyncDurableContext:
                     event = BranchEvent.of_error(index, exc)
                 else:
                     event = BranchEvent.of_success(index, value)
-                events.put_nowait(event)  # the slot is free: the next branch starts now
+                # The slot is free: the batch starts the next branch now (see run_branches).
+                checkpointer.count_branches(1)
+                events.put_nowait(event)
                 if settle and event.ended:
                     try:
                         await self._runtime.persisted(checkpointer, checkpointer.queued)
@@ -736,17 +738,21 @@ class AsyncDurableContext:
                 checkpointer.count_branches(-1)
 
         tasks: list[asyncio.Task[None]] = []
+        handled = 0  # events handled whose count the branches they start take over
         try:
             while not tally.complete():
                 runnable = tally.start_next() + tally.resume_or_suspend()
-                checkpointer.count_branches(len(runnable))
+                checkpointer.count_branches(len(runnable) - handled)
+                handled = 0
                 tasks.extend(asyncio.create_task(work(index)) for index in runnable)
                 tally.record(await events.get())
+                handled = 1
         finally:
             cancel.set()
             # Branches still running stop at their next operation; wait for them so no
             # task checkpoints after the batch completed.
             await asyncio.gather(*tasks, return_exceptions=True)
+            checkpointer.count_branches(-handled - events.qsize())
         while not events.empty():
             tally.record_raced(events.get_nowait())
         return tally.result()

@@ -22,13 +22,15 @@ import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from durable_core._ids import operation_id
 from durable_core._replay import OperationCall
+from durable_core._threads import BRANCH_THREADS
 from durable_core.batch import (
     BatchItem,
     BatchItemStatus,
@@ -113,7 +115,10 @@ def run_branches(
                 event = BranchEvent.of_error(index, exc)
             else:
                 event = BranchEvent.of_success(index, value)
-            events.put(event)  # the slot is free: the next branch starts now
+            # The slot is free: the batch starts the next branch now. Until it has handled
+            # this event, it counts as a branch about to checkpoint (``count_branches``).
+            checkpointer.count_branches(1)
+            events.put(event)
             if settle and event.ended:
                 try:
                     checkpointer.persist_through(checkpointer.queued)
@@ -123,23 +128,23 @@ def run_branches(
         finally:
             checkpointer.count_branches(-1)
 
-    # A branch that ended waits for its outcome to be persisted while the next one runs,
-    # so up to twice as many threads as slots.
-    workers = min(tally.total, 2 * tally.limit)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="durable-branch")
     submitted: list[Future[None]] = []
+    handled = 0  # events handled whose count the branches they start take over
     try:
         while not tally.complete():
             runnable = tally.start_next() + tally.resume_or_suspend()
-            checkpointer.count_branches(len(runnable))
-            submitted += (pool.submit(work, index) for index in runnable)
+            checkpointer.count_branches(len(runnable) - handled)
+            handled = 0
+            submitted += (BRANCH_THREADS.submit(partial(work, index)) for index in runnable)
             tally.record(events.get())
+            handled = 1
     finally:
         cancel.set()
         # Branches still running stop at their next operation; wait for them so no
-        # thread outlives the invocation or checkpoints after the batch completed.
-        pool.shutdown(wait=True, cancel_futures=True)
-        checkpointer.count_branches(-sum(future.cancelled() for future in submitted))
+        # branch checkpoints after the batch completed or outlives the invocation.
+        cancelled = sum(future.cancel() for future in submitted)
+        wait(submitted)
+        checkpointer.count_branches(-cancelled - handled - events.qsize())
     while not events.empty():
         tally.record_raced(events.get_nowait())
     return tally.result()
