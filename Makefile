@@ -34,10 +34,10 @@ lint: install
 	$(RUN) ruff format --check packages tests $(wildcard examples)
 
 # The typing tests (tests/typecheck) are files mypy checks: each assert_type, each
-# expected error, is part of the gate.
+# expected error, is part of the gate. The examples are checked too: users copy them.
 typecheck: install
 	$(RUN) mypy $(dir $(wildcard packages/*/src/*/__init__.py)) tests/typecheck \
-		tests/core/test_async_typing.py tests/core/test_async_unawaited.py
+		tests/core/test_async_typing.py tests/core/test_async_unawaited.py examples
 
 pytest: install conformance-venv
 	$(RUN) pytest
