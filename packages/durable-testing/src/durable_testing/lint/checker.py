@@ -4,11 +4,13 @@ The check is static and per module. It first finds *durable functions* (code tha
 on every invocation and is replayed) and *step bodies* (code that runs once, inside a
 step, and is skipped on replay):
 
-* durable: a parameter annotated ``DurableContext``; a parameter named ``ctx`` or
-  ``context`` on which an operation is called; a function given to
-  ``durable_closure.run``, ``DurableBuilder``, ``@durable_execution``,
-  ``@durable_with_child_context`` or a ``DurableHandler`` subclass's ``handle``; a
-  function given to ``run_in_child_context``, ``parallel`` or ``map``;
+* durable: a parameter annotated ``DurableContext`` or ``AsyncDurableContext``; a
+  parameter named ``ctx`` or ``context`` on which an operation is called; a function
+  given to ``durable_closure.run``, ``DurableBuilder(...)``, a builder's ``.handler(...)``,
+  decorated with ``@durable_execution``, ``@DurableBuilder()...build()`` or
+  ``@durable_with_child_context``, or the ``handle`` of a ``DurableHandler`` or
+  ``AsyncDurableHandler`` subclass; a function given to ``run_in_child_context``,
+  ``parallel`` or ``map``. A ``def`` and an ``async def`` are found alike;
 * step bodies: the first argument of ``step``, ``step_with_compensation``,
   ``wait_for_condition`` and ``wait_for_callback``, and ``@durable_step`` functions.
 
@@ -48,6 +50,8 @@ __all__ = ["Finding", "check_source"]
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 _FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _CONTEXT_NAMES = frozenset({"ctx", "context"})
+_CONTEXT_TYPES = frozenset({"DurableContext", "AsyncDurableContext"})
+_HANDLER_BASES = frozenset({"DurableHandler", "AsyncDurableHandler"})
 _BUILTINS = frozenset({"open"})
 _BODY_KEYWORDS = frozenset({"func", "check", "submitter", "compensate", "branches"})
 _IGNORE = re.compile(r"#\s*durable:\s*ignore(?:\[(?P<codes>[^\]]*)\])?")
@@ -87,6 +91,26 @@ def _root_name(node: ast.expr) -> ast.Name | None:
     while isinstance(node, ast.Attribute | ast.Subscript):
         node = node.value
     return node if isinstance(node, ast.Name) else None
+
+
+def _from_builder(node: ast.expr) -> bool:
+    """Whether ``node`` is a method of a ``DurableBuilder(...)...`` chain, such as
+    ``DurableBuilder().with_tracing().build`` or ``DurableBuilder().handler``."""
+    while isinstance(node, ast.Attribute | ast.Call):
+        node = node.value if isinstance(node, ast.Attribute) else node.func
+        if isinstance(node, ast.Call) and _tail(node.func) == "DurableBuilder":
+            return True
+    return False
+
+
+def _is_build_call(decorator: ast.expr) -> bool:
+    """``@DurableBuilder()...build()``: a builder without a handler makes a decorator."""
+    return (
+        isinstance(decorator, ast.Call)
+        and isinstance(decorator.func, ast.Attribute)
+        and decorator.func.attr == "build"
+        and _from_builder(decorator.func)
+    )
 
 
 def _positional(function: FunctionNode) -> list[ast.arg]:
@@ -213,15 +237,20 @@ class _Module:
                 positional = _positional(node)
                 if "durable_step" in decorators:
                     self.step_bodies.add(node)
-                if positional and "durable_execution" in decorators:
+                if positional and (
+                    "durable_execution" in decorators
+                    or any(_is_build_call(d) for d in node.decorator_list)
+                ):
                     seeds.append((node, positional[-1].arg))
                 if positional and "durable_with_child_context" in decorators:
                     seeds.append((node, positional[0].arg))
             elif isinstance(node, ast.ClassDef) and any(
-                _tail(base) == "DurableHandler" for base in node.bases
+                _tail(base) in _HANDLER_BASES for base in node.bases
             ):
                 for item in node.body:
-                    if isinstance(item, ast.FunctionDef) and item.name == "handle":
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                        item.name == "handle"
+                    ):
                         positional = _positional(item)
                         if positional:
                             seeds.append((item, positional[-1].arg))
@@ -233,6 +262,9 @@ class _Module:
         return seeds
 
     def _is_wrapper(self, func: ast.expr) -> bool:
+        """Whether calling ``func`` with a handler makes it a Lambda handler (or a builder)."""
+        if isinstance(func, ast.Attribute) and func.attr == "handler" and _from_builder(func):
+            return True
         return self.qualified_name(func) == "durable_closure.run" or _tail(func) in (
             "DurableBuilder",
             "durable_execution",
@@ -241,7 +273,7 @@ class _Module:
     def _context_params(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
         names: list[str] = []
         for arg in [*_positional(function), *function.args.kwonlyargs]:
-            annotated = arg.annotation is not None and _tail(arg.annotation) == "DurableContext"
+            annotated = arg.annotation is not None and _tail(arg.annotation) in _CONTEXT_TYPES
             if annotated or (
                 arg.arg in _CONTEXT_NAMES
                 and any(
