@@ -10,7 +10,8 @@ step, and is skipped on replay):
   decorated with ``@durable_execution``, ``@DurableBuilder()...build()`` or
   ``@durable_with_child_context``, or the ``handle`` of a ``DurableHandler`` or
   ``AsyncDurableHandler`` subclass; a function given to ``run_in_child_context``,
-  ``parallel`` or ``map``. A ``def`` and an ``async def`` are found alike;
+  ``parallel``, ``map``, ``race``, ``any`` or ``all_settled`` (also wrapped in a
+  ``ParallelBranch``). A ``def`` and an ``async def`` are found alike;
 * step bodies: the first argument of ``step``, ``step_with_compensation``,
   ``wait_for_condition`` and ``wait_for_callback``, and ``@durable_step`` functions.
 
@@ -211,7 +212,8 @@ class _Module:
         return frozenset(names)
 
     def resolve(self, node: ast.expr) -> list[FunctionNode]:
-        """The functions an argument names: a lambda, a def, ``partial(def, ...)``."""
+        """The functions an argument names: a lambda, a def, ``partial(def, ...)``,
+        ``ParallelBranch(def, ...)``."""
         if isinstance(node, ast.Lambda):
             return [node]
         if isinstance(node, ast.Name):
@@ -219,6 +221,9 @@ class _Module:
         if isinstance(node, ast.Call):
             if self.qualified_name(node.func) == "functools.partial" and node.args:
                 return self.resolve(node.args[0])
+            if _tail(node.func) == "ParallelBranch":
+                funcs = [*node.args[:1], *(kw.value for kw in node.keywords if kw.arg == "func")]
+                return [function for func in funcs for function in self.resolve(func)]
             return [
                 function
                 for function in self.resolve(node.func)
@@ -330,6 +335,8 @@ class _Module:
                 for argument in listed
                 for branch in (argument.elts if isinstance(argument, ast.List | ast.Tuple) else ())
             ]
+        if operation in ("race", "any", "all_settled"):
+            return list(call.args)
         if operation in ("map", "step_with_compensation"):
             first = call.args[:2] if operation == "step_with_compensation" else call.args[1:2]
             return [*first, *keywords]

@@ -177,7 +177,9 @@ STEP_OPERATIONS = frozenset(
 )
 """Operations whose first argument runs as a step body (it gets a StepContext)."""
 
-CHILD_OPERATIONS = frozenset({"run_in_child_context", "parallel", "map"})
+CHILD_OPERATIONS = frozenset(
+    {"run_in_child_context", "parallel", "map", "race", "any", "all_settled"}
+)
 """Operations whose function arguments run as durable code with a child context."""
 
 DURABLE_OPERATIONS = (
