@@ -25,7 +25,7 @@ import ast
 import io
 import re
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from durable_testing.lint.rules import (
@@ -36,12 +36,15 @@ from durable_testing.lint.rules import (
     ENVIRONMENT,
     ENVIRONMENT_REFERENCES,
     IO,
+    LOOP_FACTORIES,
     MUTATING_METHODS,
     MUTATION_IN_STEP,
     NOT_AWAITED,
     OPERATION_IN_STEP,
     PATH_IO_METHODS,
+    SESSION_FACTORIES,
     STEP_OPERATIONS,
+    WALL_CLOCK,
     Rule,
     call_rule,
 )
@@ -149,7 +152,9 @@ class _Module:
                     self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 self.defs.setdefault(node.name, []).append(node)
-        self.clients = self._client_names()
+        self.loops = self._bound_to(lambda node: self._calls(node, LOOP_FACTORIES))
+        self.sessions = self._bound_to(lambda node: self._calls(node, SESSION_FACTORIES))
+        self.clients = self._bound_to(self.is_client_factory)
         self.durable: dict[FunctionNode, frozenset[str]] = {}
         self.step_bodies: set[FunctionNode] = set()
         self._discover()
@@ -169,14 +174,27 @@ class _Module:
             return node.id if node.id in _BUILTINS and not parts else None
         return ".".join([root, *reversed(parts)])
 
-    def _client_names(self) -> frozenset[str]:
-        """Variables anywhere in the module bound to ``boto3.client(...)`` and the like."""
+    def _bound_to(self, made_by: Callable[[ast.expr], bool]) -> frozenset[str]:
+        """Variables anywhere in the module bound to a value ``made_by`` recognises
+        (``s3 = boto3.client(...)``, ``async with session.client(...) as s3``)."""
         names: set[str] = set()
         for node in ast.walk(self.tree):
-            if isinstance(node, ast.Assign) and self.is_client_factory(node.value):
+            if isinstance(node, ast.Assign) and made_by(node.value):
                 for target in node.targets:
                     names.update(_bound_names(target))
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                for item in node.items:
+                    if item.optional_vars is not None and made_by(item.context_expr):
+                        names.update(_bound_names(item.optional_vars))
         return frozenset(names)
+
+    def _calls(self, node: ast.expr, functions: frozenset[str]) -> bool:
+        return isinstance(node, ast.Call) and self.qualified_name(node.func) in functions
+
+    def is_loop(self, node: ast.expr) -> bool:
+        """``asyncio.get_running_loop()`` or a variable bound to it."""
+        is_name = isinstance(node, ast.Name) and node.id in self.loops
+        return is_name or self._calls(node, LOOP_FACTORIES)
 
     def is_client_factory(self, node: ast.expr) -> bool:
         if not isinstance(node, ast.Call):
@@ -190,10 +208,9 @@ class _Module:
         return from_session or self.qualified_name(func) in CLIENT_FACTORIES
 
     def _is_session(self, node: ast.expr) -> bool:
-        return isinstance(node, ast.Call) and self.qualified_name(node.func) in (
-            "boto3.Session",
-            "boto3.session.Session",
-        )
+        """``boto3.Session()`` (or aioboto3's) or a variable bound to one."""
+        is_name = isinstance(node, ast.Name) and node.id in self.sessions
+        return is_name or self._calls(node, SESSION_FACTORIES)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -405,6 +422,8 @@ class _DurableVisitor(_Visitor):
                 return IO, f"AWS client call `{ast.unparse(receiver)}.{func.attr}()`"
             if func.attr in PATH_IO_METHODS:
                 return IO, f"`{ast.unparse(func)}()`"
+            if func.attr == "time" and self.module.is_loop(receiver):
+                return WALL_CLOCK, f"`{ast.unparse(func)}()`"
         return None
 
     def _is_environment(self, node: ast.expr) -> bool:
