@@ -15,8 +15,9 @@ step, and is skipped on replay):
 * step bodies: the first argument of ``step``, ``step_with_compensation``,
   ``wait_for_condition`` and ``wait_for_callback``, and ``@durable_step`` functions.
 
-Functions are lambdas, or defs resolved by name within the module. Code that a durable
-function calls in another function is not followed: the linter sees what it can see.
+Functions are lambdas, or defs resolved by name within the module, in the innermost
+scope that defines the name, as Python does. Code that a durable function calls in
+another function is not followed: the linter sees what it can see.
 """
 
 from __future__ import annotations
@@ -234,7 +235,7 @@ class _Module:
         if isinstance(node, ast.Lambda):
             return [node]
         if isinstance(node, ast.Name):
-            return list(self.defs.get(node.id, ()))
+            return self._visible_defs(node)
         if isinstance(node, ast.Call):
             if self.qualified_name(node.func) == "functools.partial" and node.args:
                 return self.resolve(node.args[0])
@@ -248,6 +249,18 @@ class _Module:
                 and any(_tail(d) == "durable_step" for d in function.decorator_list)
             ]
         return []
+
+    def _visible_defs(self, name: ast.Name) -> list[FunctionNode]:
+        """The defs ``name`` refers to: those of the innermost enclosing function that
+        defines it, else the module's, so that two handlers' local ``body`` stay apart;
+        when no visible scope defines it (a function a factory returned, say), every
+        def of that name in the module."""
+        defs = self.defs.get(name.id, [])
+        for scope in [*self.enclosing_functions(name), None]:
+            found = [d for d in defs if next(self.enclosing_functions(d), None) is scope]
+            if found:
+                return found
+        return list(defs)
 
     def _seed(self) -> list[tuple[FunctionNode, str]]:
         """Durable functions recognisable without following calls, with their context."""
