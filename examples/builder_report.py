@@ -7,6 +7,7 @@ instead of a failed execution.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from durable_builder import DurableBuilder
@@ -20,14 +21,17 @@ def fetch(source: str, day: str) -> int:
     return len(source) * 100 + int(day[-2:])
 
 
+def fetch_branch(source: str, day: str, ctx: DurableContext) -> int:
+    """One branch of the parallel fetch, in its own child context. Its source is bound
+    with ``functools.partial``: a lambda in the loop would see only the last source,
+    as the branches run after the loop ends."""
+    return ctx.step(lambda _: fetch(source, day), name=f"fetch-{source}")
+
+
 def nightly_report(event: dict[str, Any], ctx: DurableContext) -> dict[str, Any]:
     day = str(event["day"])
     batch = ctx.parallel(
-        [
-            lambda c, s=source: c.step(lambda _: fetch(s, day), name=f"fetch-{s}")
-            for source in SOURCES
-        ],
-        name="fetch-all",
+        [partial(fetch_branch, source, day) for source in SOURCES], name="fetch-all"
     )
     counts = dict(zip(SOURCES, batch.get_results(), strict=True))
     url = ctx.step(lambda _: f"s3://reports/{day}.json", name="publish")

@@ -7,10 +7,11 @@ child context, the invoice is issued, and reminders go out weekly until it is pa
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from durable_class import DurableHandler
-from durable_core import DurableContext, RetryPolicy, StepConfig
+from durable_core import DurableContext, RetryPolicy, StepConfig, StepContext
 
 LEDGER_RETRIES = StepConfig[bool](retry=RetryPolicy(max_attempts=3, initial_delay_seconds=5))
 PRICES_PER_UNIT_CENTS = {"api": 2, "storage": 10}
@@ -28,7 +29,7 @@ class Invoice(DurableHandler):
         number = ctx.step(lambda _: f"INV-{customer}-{total}", name="issue")
         reminders = 0
         while not ctx.step(
-            lambda _, sent=reminders: self.is_paid(sent), name="check-paid", config=LEDGER_RETRIES
+            partial(self.is_paid, reminders), name="check-paid", config=LEDGER_RETRIES
         ):
             ctx.wait(7 * 24 * 60 * 60, name="a-week")
             reminders += 1
@@ -36,16 +37,20 @@ class Invoice(DurableHandler):
 
     def rate(self, ctx: DurableContext, usage: dict[str, int]) -> int:
         lines = [
-            ctx.step(
-                lambda _, s=service: usage[s] * PRICES_PER_UNIT_CENTS[s], name=f"rate-{service}"
-            )
+            ctx.step(partial(line_cents, service, usage[service]), name=f"rate-{service}")
             for service in sorted(usage)
         ]
         return sum(lines)
 
-    def is_paid(self, reminders_sent: int) -> bool:
-        """Stands in for a ledger lookup."""
+    def is_paid(self, reminders_sent: int, _: StepContext) -> bool:
+        """Stands in for a ledger lookup; a step body, bound to its input with ``partial``."""
         return reminders_sent >= self.paid_after_reminders
+
+
+def line_cents(service: str, units: int, _: StepContext) -> int:
+    """A step body that takes its input as arguments: bound with ``functools.partial`` in a
+    loop, it keeps the loop's current values and its type is known to mypy."""
+    return units * PRICES_PER_UNIT_CENTS[service]
 
 
 handler = Invoice()

@@ -46,8 +46,8 @@ def test_each_run_has_its_own_name_and_a_hint_that_works_without_uv(
     assert names[0] != names[1]
 
     no_uv = {"PATH": os.pathsep.join(["/usr/bin", "/bin"]), "HOME": str(tmp_path)}
-    for hint, name in zip(hints, names, strict=True):
-        assert "uv" not in hint
-        shown = subprocess.run(hint, env=no_uv, capture_output=True, text=True, timeout=120)
+    for command, name in zip(hints, names, strict=True):
+        assert "uv" not in command
+        shown = subprocess.run(command, env=no_uv, capture_output=True, text=True, timeout=120)
         assert shown.returncode == 0, shown.stderr
         assert "ExecutionSucceeded" in shown.stdout and name in shown.stdout

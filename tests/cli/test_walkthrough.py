@@ -43,7 +43,12 @@ class _Lines:
         self.seen: list[str] = []
         assert process.stderr is not None
         stream = process.stderr
-        threading.Thread(target=lambda: [self._lines.put(x) for x in stream], daemon=True).start()
+
+        def pump() -> None:
+            for line in stream:
+                self._lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
 
     def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
         deadline = time.monotonic() + timeout

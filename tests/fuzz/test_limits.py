@@ -20,6 +20,7 @@ from durable_core import (
     DurableContext,
     MemoryBackend,
     StepConfig,
+    StepContext,
     no_retry,
     use_backend,
 )
@@ -171,8 +172,12 @@ def test_a_step_result_over_256_kib_is_recorded_whole_and_replayed() -> None:
     big = "s" * (CHILD_RESULT_LIMIT + 10)
     runs: list[int] = []
 
+    def big_step(_: StepContext) -> str:
+        runs.append(1)
+        return big
+
     def workflow(event: Any, ctx: DurableContext) -> int:
-        value = ctx.step(lambda _: runs.append(1) or big, name="big")
+        value = ctx.step(big_step, name="big")
         ctx.wait(1)
         return len(value)
 
@@ -188,8 +193,12 @@ def test_a_child_result_over_256_kib_replays_its_children_without_rerunning_step
     big = "c" * (CHILD_RESULT_LIMIT + 10)
     runs: list[int] = []
 
+    def big_step(_: StepContext) -> str:
+        runs.append(1)
+        return big
+
     def child(c: DurableContext) -> str:
-        return c.step(lambda _: runs.append(1) or big, name="inner") + ""
+        return c.step(big_step, name="inner") + ""
 
     def workflow(event: Any, ctx: DurableContext) -> int:
         value = ctx.run_in_child_context(child, name="kid")

@@ -43,7 +43,9 @@ def recorded_history() -> list[dict[str, Any]]:
     return result.history
 
 
-def _event(n: int, event_type: str, seconds: float, op: str | None, **fields: Any) -> dict:
+def _event(
+    n: int, event_type: str, seconds: float, op: str | None, **fields: Any
+) -> dict[str, Any]:
     event: dict[str, Any] = {
         "EventType": event_type,
         "EventId": n,

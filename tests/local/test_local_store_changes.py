@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from durable_closure import run
-from durable_core import DurableContext
+from durable_core import DurableContext, StepContext
 from durable_testing import (
     ExecutionStatus,
     LocalService,
@@ -19,8 +20,12 @@ from durable_testing import (
 )
 
 
+def _number(i: int, _: StepContext) -> int:
+    return i
+
+
 def _steps_then_wait(event: Any, ctx: DurableContext) -> int:
-    total = sum(ctx.step(lambda _, i=i: i, name=f"s{i}") for i in range(5))
+    total = sum(ctx.step(partial(_number, i), name=f"s{i}") for i in range(5))
     ctx.wait(60, name="pause")
     return total + ctx.step(lambda _: 100, name="after")
 

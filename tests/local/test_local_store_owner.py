@@ -62,7 +62,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert process.stderr is not None
-        lines = []
+        lines: list[str] = []
         while not lines or "serving on" not in lines[-1]:
             lines.append(process.stderr.readline().decode())
             assert lines[-1], f"durable serve ended: {''.join(lines)}"

@@ -31,6 +31,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from durable_core import (
@@ -468,7 +469,7 @@ class _Run:
             elif isinstance(spec, ChildSpec):
                 try:
                     value = ctx.run_in_child_context(
-                        lambda c, s=spec: self._child(c, s), name=spec.name
+                        partial(self._child, spec=spec), name=spec.name
                     )
                     out.append(["child", value])
                 except ChildContextError as exc:
@@ -810,14 +811,14 @@ def check_batches(specs: tuple[Spec, ...], observed: Observed) -> None:
                 assert spec.branches[index].fails, f"{spec.name} branch {index} FAILED"
     in_flight: dict[str, set[str]] = collections.defaultdict(set)
     for event in observed.result.history:
-        spec = batch_of.get(event.get("ParentId", ""))
-        if spec is None:
+        batch = batch_of.get(event.get("ParentId", ""))
+        if batch is None:
             continue
         if event["EventType"] == "ContextStarted":
-            in_flight[spec.name].add(event["Id"])
-            assert len(in_flight[spec.name]) <= spec.limit, f"{spec.name}: {in_flight}"
+            in_flight[batch.name].add(event["Id"])
+            assert len(in_flight[batch.name]) <= batch.limit, f"{batch.name}: {in_flight}"
         else:
-            in_flight[spec.name].discard(event["Id"])
+            in_flight[batch.name].discard(event["Id"])
     for call in observed.faulty.applied:
         for update in call:
             text = f"{update.payload or ''} {update.error.to_wire() if update.error else ''}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from durable_closure import run
@@ -28,6 +29,7 @@ from durable_core import (
     MapConfig,
     MemoryBackend,
     ParallelConfig,
+    StepContext,
     use_backend,
 )
 from hypothesis import example, given
@@ -54,17 +56,21 @@ GATE = Op("wait", "gate")
 def _program(ops: list[Op]) -> Any:
     ran: list[str] = []
 
+    def record(name: str, _: StepContext) -> str:
+        ran.append(name)
+        return name
+
+    def child(name: str, c: DurableContext) -> str:
+        return c.step(partial(record, name), name="inner")
+
     def workflow(event: Any, ctx: DurableContext) -> list[str]:
         for op in ops:
             if op.kind == "step":
-                ctx.step(lambda _, n=op.name: ran.append(n) or n, name=op.name)
+                ctx.step(partial(record, op.name), name=op.name)
             elif op.kind == "wait":
                 ctx.wait(1, name=op.name)
             else:
-                ctx.run_in_child_context(
-                    lambda c, n=op.name: c.step(lambda _: ran.append(n) or n, name="inner"),
-                    name=op.name,
-                )
+                ctx.run_in_child_context(partial(child, op.name), name=op.name)
         return ran
 
     return workflow

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
 from durable_builder import DurableBuilder
 from durable_class import DurableHandler
 from durable_closure import run
-from durable_core import DurableContext, ExecutionOptions, MemoryBackend, StepConfig, no_retry
+from durable_core import (
+    DurableContext,
+    ExecutionOptions,
+    MemoryBackend,
+    StepConfig,
+    StepContext,
+    no_retry,
+)
 from durable_decorator import durable_execution
 
 from ..core.conftest import drive
@@ -89,16 +97,20 @@ def test_builder_without_handler_builds_a_decorator_that_keeps_the_options() -> 
     assert json.loads(driven.final["Result"]) == {"handled": "division by zero"}
 
 
+def _number(i: int, _: StepContext) -> int:
+    return i
+
+
 def test_decorator_with_options_and_class_options_batch_checkpoints() -> None:
     @durable_execution(options=ExecutionOptions(batch_checkpoints=True))
     def many(event: Any, ctx: DurableContext) -> int:
-        return sum(ctx.step(lambda s, i=i: i, name=f"s{i}") for i in range(5))
+        return sum(ctx.step(partial(_number, i), name=f"s{i}") for i in range(5))
 
     class Many(DurableHandler):
         options = ExecutionOptions(batch_checkpoints=True)
 
         def handle(self, event: Any, ctx: DurableContext) -> Any:
-            return sum(ctx.step(lambda s, i=i: i, name=f"s{i}") for i in range(5))
+            return sum(ctx.step(partial(_number, i), name=f"s{i}") for i in range(5))
 
     for handler in (many, Many()):
         backend = MemoryBackend()

@@ -4,16 +4,20 @@ The check is static and per module. It first finds *durable functions* (code tha
 on every invocation and is replayed) and *step bodies* (code that runs once, inside a
 step, and is skipped on replay):
 
-* durable: a parameter annotated ``DurableContext``; a parameter named ``ctx`` or
-  ``context`` on which an operation is called; a function given to
-  ``durable_closure.run``, ``DurableBuilder``, ``@durable_execution``,
-  ``@durable_with_child_context`` or a ``DurableHandler`` subclass's ``handle``; a
-  function given to ``run_in_child_context``, ``parallel`` or ``map``;
+* durable: a parameter annotated ``DurableContext`` or ``AsyncDurableContext``; a
+  parameter named ``ctx`` or ``context`` on which an operation is called; a function
+  given to ``durable_closure.run``, ``DurableBuilder(...)``, a builder's ``.handler(...)``,
+  decorated with ``@durable_execution``, ``@DurableBuilder()...build()`` or
+  ``@durable_with_child_context``, or the ``handle`` of a ``DurableHandler`` or
+  ``AsyncDurableHandler`` subclass; a function given to ``run_in_child_context``,
+  ``parallel``, ``map``, ``race``, ``any`` or ``all_settled`` (also wrapped in a
+  ``ParallelBranch``). A ``def`` and an ``async def`` are found alike;
 * step bodies: the first argument of ``step``, ``step_with_compensation``,
   ``wait_for_condition`` and ``wait_for_callback``, and ``@durable_step`` functions.
 
-Functions are lambdas, or defs resolved by name within the module. Code that a durable
-function calls in another function is not followed: the linter sees what it can see.
+Functions are lambdas, or defs resolved by name within the module, in the innermost
+scope that defines the name, as Python does. Code that a durable function calls in
+another function is not followed: the linter sees what it can see.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import ast
 import io
 import re
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from durable_testing.lint.rules import (
@@ -33,12 +37,15 @@ from durable_testing.lint.rules import (
     ENVIRONMENT,
     ENVIRONMENT_REFERENCES,
     IO,
+    LOOP_FACTORIES,
     MUTATING_METHODS,
     MUTATION_IN_STEP,
     NOT_AWAITED,
     OPERATION_IN_STEP,
     PATH_IO_METHODS,
+    SESSION_FACTORIES,
     STEP_OPERATIONS,
+    WALL_CLOCK,
     Rule,
     call_rule,
 )
@@ -48,6 +55,8 @@ __all__ = ["Finding", "check_source"]
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 _FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _CONTEXT_NAMES = frozenset({"ctx", "context"})
+_CONTEXT_TYPES = frozenset({"DurableContext", "AsyncDurableContext"})
+_HANDLER_BASES = frozenset({"DurableHandler", "AsyncDurableHandler"})
 _BUILTINS = frozenset({"open"})
 _BODY_KEYWORDS = frozenset({"func", "check", "submitter", "compensate", "branches"})
 _IGNORE = re.compile(r"#\s*durable:\s*ignore(?:\[(?P<codes>[^\]]*)\])?")
@@ -89,6 +98,26 @@ def _root_name(node: ast.expr) -> ast.Name | None:
     return node if isinstance(node, ast.Name) else None
 
 
+def _from_builder(node: ast.expr) -> bool:
+    """Whether ``node`` is a method of a ``DurableBuilder(...)...`` chain, such as
+    ``DurableBuilder().with_tracing().build`` or ``DurableBuilder().handler``."""
+    while isinstance(node, ast.Attribute | ast.Call):
+        node = node.value if isinstance(node, ast.Attribute) else node.func
+        if isinstance(node, ast.Call) and _tail(node.func) == "DurableBuilder":
+            return True
+    return False
+
+
+def _is_build_call(decorator: ast.expr) -> bool:
+    """``@DurableBuilder()...build()``: a builder without a handler makes a decorator."""
+    return (
+        isinstance(decorator, ast.Call)
+        and isinstance(decorator.func, ast.Attribute)
+        and decorator.func.attr == "build"
+        and _from_builder(decorator.func)
+    )
+
+
 def _positional(function: FunctionNode) -> list[ast.arg]:
     return [*function.args.posonlyargs, *function.args.args]
 
@@ -124,7 +153,9 @@ class _Module:
                     self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 self.defs.setdefault(node.name, []).append(node)
-        self.clients = self._client_names()
+        self.loops = self._bound_to(lambda node: self._calls(node, LOOP_FACTORIES))
+        self.sessions = self._bound_to(lambda node: self._calls(node, SESSION_FACTORIES))
+        self.clients = self._bound_to(self.is_client_factory)
         self.durable: dict[FunctionNode, frozenset[str]] = {}
         self.step_bodies: set[FunctionNode] = set()
         self._discover()
@@ -144,14 +175,27 @@ class _Module:
             return node.id if node.id in _BUILTINS and not parts else None
         return ".".join([root, *reversed(parts)])
 
-    def _client_names(self) -> frozenset[str]:
-        """Variables anywhere in the module bound to ``boto3.client(...)`` and the like."""
+    def _bound_to(self, made_by: Callable[[ast.expr], bool]) -> frozenset[str]:
+        """Variables anywhere in the module bound to a value ``made_by`` recognises
+        (``s3 = boto3.client(...)``, ``async with session.client(...) as s3``)."""
         names: set[str] = set()
         for node in ast.walk(self.tree):
-            if isinstance(node, ast.Assign) and self.is_client_factory(node.value):
+            if isinstance(node, ast.Assign) and made_by(node.value):
                 for target in node.targets:
                     names.update(_bound_names(target))
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                for item in node.items:
+                    if item.optional_vars is not None and made_by(item.context_expr):
+                        names.update(_bound_names(item.optional_vars))
         return frozenset(names)
+
+    def _calls(self, node: ast.expr, functions: frozenset[str]) -> bool:
+        return isinstance(node, ast.Call) and self.qualified_name(node.func) in functions
+
+    def is_loop(self, node: ast.expr) -> bool:
+        """``asyncio.get_running_loop()`` or a variable bound to it."""
+        is_name = isinstance(node, ast.Name) and node.id in self.loops
+        return is_name or self._calls(node, LOOP_FACTORIES)
 
     def is_client_factory(self, node: ast.expr) -> bool:
         if not isinstance(node, ast.Call):
@@ -165,10 +209,9 @@ class _Module:
         return from_session or self.qualified_name(func) in CLIENT_FACTORIES
 
     def _is_session(self, node: ast.expr) -> bool:
-        return isinstance(node, ast.Call) and self.qualified_name(node.func) in (
-            "boto3.Session",
-            "boto3.session.Session",
-        )
+        """``boto3.Session()`` (or aioboto3's) or a variable bound to one."""
+        is_name = isinstance(node, ast.Name) and node.id in self.sessions
+        return is_name or self._calls(node, SESSION_FACTORIES)
 
     # -- discovery -------------------------------------------------------------------
 
@@ -187,14 +230,18 @@ class _Module:
         return frozenset(names)
 
     def resolve(self, node: ast.expr) -> list[FunctionNode]:
-        """The functions an argument names: a lambda, a def, ``partial(def, ...)``."""
+        """The functions an argument names: a lambda, a def, ``partial(def, ...)``,
+        ``ParallelBranch(def, ...)``."""
         if isinstance(node, ast.Lambda):
             return [node]
         if isinstance(node, ast.Name):
-            return list(self.defs.get(node.id, ()))
+            return self._visible_defs(node)
         if isinstance(node, ast.Call):
             if self.qualified_name(node.func) == "functools.partial" and node.args:
                 return self.resolve(node.args[0])
+            if _tail(node.func) == "ParallelBranch":
+                funcs = [*node.args[:1], *(kw.value for kw in node.keywords if kw.arg == "func")]
+                return [function for func in funcs for function in self.resolve(func)]
             return [
                 function
                 for function in self.resolve(node.func)
@@ -202,6 +249,18 @@ class _Module:
                 and any(_tail(d) == "durable_step" for d in function.decorator_list)
             ]
         return []
+
+    def _visible_defs(self, name: ast.Name) -> list[FunctionNode]:
+        """The defs ``name`` refers to: those of the innermost enclosing function that
+        defines it, else the module's, so that two handlers' local ``body`` stay apart;
+        when no visible scope defines it (a function a factory returned, say), every
+        def of that name in the module."""
+        defs = self.defs.get(name.id, [])
+        for scope in [*self.enclosing_functions(name), None]:
+            found = [d for d in defs if next(self.enclosing_functions(d), None) is scope]
+            if found:
+                return found
+        return list(defs)
 
     def _seed(self) -> list[tuple[FunctionNode, str]]:
         """Durable functions recognisable without following calls, with their context."""
@@ -213,15 +272,20 @@ class _Module:
                 positional = _positional(node)
                 if "durable_step" in decorators:
                     self.step_bodies.add(node)
-                if positional and "durable_execution" in decorators:
+                if positional and (
+                    "durable_execution" in decorators
+                    or any(_is_build_call(d) for d in node.decorator_list)
+                ):
                     seeds.append((node, positional[-1].arg))
                 if positional and "durable_with_child_context" in decorators:
                     seeds.append((node, positional[0].arg))
             elif isinstance(node, ast.ClassDef) and any(
-                _tail(base) == "DurableHandler" for base in node.bases
+                _tail(base) in _HANDLER_BASES for base in node.bases
             ):
                 for item in node.body:
-                    if isinstance(item, ast.FunctionDef) and item.name == "handle":
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                        item.name == "handle"
+                    ):
                         positional = _positional(item)
                         if positional:
                             seeds.append((item, positional[-1].arg))
@@ -233,6 +297,9 @@ class _Module:
         return seeds
 
     def _is_wrapper(self, func: ast.expr) -> bool:
+        """Whether calling ``func`` with a handler makes it a Lambda handler (or a builder)."""
+        if isinstance(func, ast.Attribute) and func.attr == "handler" and _from_builder(func):
+            return True
         return self.qualified_name(func) == "durable_closure.run" or _tail(func) in (
             "DurableBuilder",
             "durable_execution",
@@ -241,7 +308,7 @@ class _Module:
     def _context_params(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
         names: list[str] = []
         for arg in [*_positional(function), *function.args.kwonlyargs]:
-            annotated = arg.annotation is not None and _tail(arg.annotation) == "DurableContext"
+            annotated = arg.annotation is not None and _tail(arg.annotation) in _CONTEXT_TYPES
             if annotated or (
                 arg.arg in _CONTEXT_NAMES
                 and any(
@@ -298,6 +365,8 @@ class _Module:
                 for argument in listed
                 for branch in (argument.elts if isinstance(argument, ast.List | ast.Tuple) else ())
             ]
+        if operation in ("race", "any", "all_settled"):
+            return list(call.args)
         if operation in ("map", "step_with_compensation"):
             first = call.args[:2] if operation == "step_with_compensation" else call.args[1:2]
             return [*first, *keywords]
@@ -366,6 +435,8 @@ class _DurableVisitor(_Visitor):
                 return IO, f"AWS client call `{ast.unparse(receiver)}.{func.attr}()`"
             if func.attr in PATH_IO_METHODS:
                 return IO, f"`{ast.unparse(func)}()`"
+            if func.attr == "time" and self.module.is_loop(receiver):
+                return WALL_CLOCK, f"`{ast.unparse(func)}()`"
         return None
 
     def _is_environment(self, node: ast.expr) -> bool:

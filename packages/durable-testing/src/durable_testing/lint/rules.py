@@ -23,6 +23,7 @@ __all__ = [
     "ENVIRONMENT",
     "ENVIRONMENT_REFERENCES",
     "IO",
+    "LOOP_FACTORIES",
     "MUTATING_METHODS",
     "MUTATION_IN_STEP",
     "NOT_AWAITED",
@@ -30,6 +31,7 @@ __all__ = [
     "PATH_IO_METHODS",
     "RANDOM",
     "RULES",
+    "SESSION_FACTORIES",
     "STEP_OPERATIONS",
     "UUID",
     "WALL_CLOCK",
@@ -147,6 +149,17 @@ _EXACT_CALLS: dict[str, Rule] = {
     "os.getenvb": ENVIRONMENT,
     "open": IO,
     "io.open": IO,
+    **{
+        f"asyncio.{name}": IO
+        for name in (
+            "open_connection",
+            "open_unix_connection",
+            "start_server",
+            "start_unix_server",
+            "create_subprocess_exec",
+            "create_subprocess_shell",
+        )
+    },
 }
 
 _CALL_PREFIXES: tuple[tuple[str, Rule], ...] = (
@@ -156,6 +169,7 @@ _CALL_PREFIXES: tuple[tuple[str, Rule], ...] = (
     ("requests.", IO),
     ("httpx.", IO),
     ("aiohttp.", IO),
+    ("aiofiles.", IO),
     ("urllib.request.", IO),
     ("urllib3.", IO),
     ("http.client.", IO),
@@ -169,6 +183,12 @@ ENVIRONMENT_REFERENCES = frozenset({"os.environ", "os.environb"})
 CLIENT_FACTORIES = frozenset({"boto3.client", "boto3.resource"})
 """Calls that make an AWS SDK client: calling any method of the result is I/O."""
 
+SESSION_FACTORIES = frozenset({"boto3.Session", "boto3.session.Session", "aioboto3.Session"})
+"""Calls that make an AWS SDK session: its ``client(...)`` and ``resource(...)`` make clients."""
+
+LOOP_FACTORIES = frozenset({"asyncio.get_running_loop", "asyncio.get_event_loop"})
+"""Calls that return the event loop: its ``time()`` reads the (monotonic) clock."""
+
 PATH_IO_METHODS = frozenset({"read_text", "write_text", "read_bytes", "write_bytes"})
 """``pathlib.Path`` methods that touch the file system, whatever the receiver is called."""
 
@@ -177,7 +197,9 @@ STEP_OPERATIONS = frozenset(
 )
 """Operations whose first argument runs as a step body (it gets a StepContext)."""
 
-CHILD_OPERATIONS = frozenset({"run_in_child_context", "parallel", "map"})
+CHILD_OPERATIONS = frozenset(
+    {"run_in_child_context", "parallel", "map", "race", "any", "all_settled"}
+)
 """Operations whose function arguments run as durable code with a child context."""
 
 DURABLE_OPERATIONS = (
