@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from concurrent.futures import wait
@@ -52,3 +53,40 @@ def test_a_failing_task_fails_its_future_and_the_thread_serves_on() -> None:
     future = threads.submit(fail)
     assert isinstance(future.exception(PATIENCE), RuntimeError)
     assert len(_idents(threads, 1)) == 1
+
+
+_LEFT = contextvars.ContextVar[str]("left")
+
+
+def test_each_task_starts_with_an_empty_context_as_on_a_new_thread() -> None:
+    """A value a branch (or a plugin hook on its thread) left in a context variable does
+    not reach the next branch the thread serves, of this batch or another invocation."""
+    threads = BranchThreads()
+    seen: list[str | None] = []
+    served_by: set[int] = set()
+
+    def leave() -> None:
+        served_by.add(threading.get_ident())
+        _LEFT.set("from the first branch")
+
+    def look() -> None:
+        served_by.add(threading.get_ident())
+        seen.append(_LEFT.get(None))
+
+    threads.submit(leave).result(PATIENCE)
+    threads.submit(look).result(PATIENCE)
+    assert len(served_by) == 1  # the same thread served both
+    assert seen == [None]
+
+
+def test_a_thread_is_idle_before_its_task_is_reported_done() -> None:
+    """Whoever the end of a task wakes (a batch about to start its next branch) finds
+    the thread idle, so the next branch takes it instead of starting a thread."""
+    threads = BranchThreads()
+    idle_when_done: list[int] = []
+    go = threading.Event()
+    future = threads.submit(lambda: go.wait(PATIENCE))
+    future.add_done_callback(lambda _: idle_when_done.append(threads._idle))
+    go.set()
+    future.result(PATIENCE)
+    assert idle_when_done == [1]

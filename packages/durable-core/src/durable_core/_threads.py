@@ -8,10 +8,12 @@ batch of the process (a warm Lambda runs invocation after invocation), and one t
 stays idle for ``IDLE_SECONDS`` ends. A batch never waits for a thread: a branch
 submitted when none is idle gets a new one (a fixed pool shared by nested batches could
 deadlock, each outer branch holding a thread while its inner batch waits for one).
+Each branch runs in an empty ``contextvars`` context, as on a new thread.
 """
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -53,16 +55,22 @@ class BranchThreads:
                         self._idle -= 1
                         return
                 continue  # a submission claimed this thread just now: its task is coming
-            if future.set_running_or_notify_cancel():
+            error: BaseException | None = None
+            ran = future.set_running_or_notify_cancel()  # False: cancelled before it ran
+            if ran:
                 try:
-                    func()
+                    # An empty context, as a new thread's: nothing a branch (or a plugin
+                    # hook on its thread) set in a context variable reaches the next.
+                    contextvars.Context().run(func)
                 except BaseException as exc:  # the branch's own errors are events already
-                    future.set_exception(exc)
-                else:
-                    future.set_result(None)
-            del future, func
+                    error = exc
             with self._lock:
-                self._idle += 1
+                self._idle += 1  # before the future ends: whoever it wakes finds it idle
+            if ran and error is None:
+                future.set_result(None)
+            elif ran:
+                future.set_exception(error)
+            del future, func, error
 
 
 BRANCH_THREADS = BranchThreads()
