@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import weakref
 from typing import Any
 
 import pytest
 from durable_closure import run
 from durable_core import (
     DurableContext,
+    MapConfig,
     MemoryBackend,
     RetryPolicy,
     StepConfig,
@@ -314,6 +317,30 @@ def test_is_replaying_and_logger_are_silent_during_replay(caplog: pytest.LogCapt
     assert flags == [False, True, False]
     messages = [r.getMessage() for r in caplog.records if r.name == "durable"]
     assert messages == ["before step", "after wait"]
+
+
+def test_a_child_context_and_its_logger_are_freed_without_the_cyclic_gc() -> None:
+    """A map makes a context per item; a cycle between a context and its logger made
+    each one garbage only the cyclic GC could free, a third of a wide map's CPU time.
+    The logger still knows whether its context replays (the test above)."""
+    contexts: list[weakref.ref[DurableContext]] = []
+
+    def item(c: DurableContext, x: int, i: int, xs: Any) -> int:
+        contexts.append(weakref.ref(c))
+        c.logger.info("item %s", x)
+        return c.step(lambda _: x, name="same")
+
+    def wf(event: Any, ctx: DurableContext) -> list[int]:
+        return ctx.map([1, 2, 3], item, config=MapConfig(max_concurrency=2)).get_results()
+
+    gc.collect()
+    gc.disable()
+    try:
+        assert drive(run(wf)).final == {"Status": "SUCCEEDED", "Result": "[1, 2, 3]"}
+        assert len(contexts) == 3
+        assert [ref() for ref in contexts] == [None, None, None]
+    finally:
+        gc.enable()
 
 
 def test_large_handler_result_is_checkpointed_not_returned(backend: MemoryBackend) -> None:
