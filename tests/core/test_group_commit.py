@@ -131,6 +131,36 @@ def test_updates_queued_during_a_call_share_the_next_and_their_senders_do_not_wa
     assert checkpointer.pending == 0
 
 
+def test_a_call_wakes_the_threads_it_persisted_and_one_to_send_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """b, c and d sleep while a's call is in flight. Its end wakes b alone, to send the
+    next call (which carries all three); c and d sleep on until that call has persisted
+    theirs: no thread is woken only to go back to sleep."""
+    backend = GatedBackend(calls=2)
+    checkpointer = _checkpointer(backend)
+    sleeps: list[int] = []
+    sleep = Checkpointer._sleep_until_woken
+
+    def counted(self: Checkpointer, number: int) -> None:
+        sleeps.append(number)
+        sleep(self, number)
+
+    monkeypatch.setattr(Checkpointer, "_sleep_until_woken", counted)
+    a, a_outcome = _send_in_thread(checkpointer, "a")
+    _eventually(lambda: len(backend.entered) == 1)
+    senders = [_send_in_thread(checkpointer, op_id) for op_id in "bcd"]
+    _eventually(lambda: len(sleeps) == 3)
+    backend.gates[0].set()
+    _eventually(lambda: len(backend.entered) == 2)
+    assert backend.entered[1] == ["b", "c", "d"]
+    backend.gates[1].set()
+    for thread, outcome in [(a, a_outcome), *senders]:
+        thread.join(PATIENCE)
+        assert outcome == ["persisted"]
+    assert sorted(sleeps) == [2, 3, 4]  # each slept once
+
+
 def test_a_failed_call_fails_every_sender_waiting_and_keeps_the_buffer() -> None:
     backend = GatedBackend(calls=1, fail={0})
     checkpointer = _checkpointer(backend)

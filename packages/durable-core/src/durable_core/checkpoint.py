@@ -99,7 +99,7 @@ class Checkpointer:
         # sends everything buffered so far (group commit): concurrent branches that
         # checkpoint while a call is in flight share the next call, and a thread whose
         # update a call already carried returns without a call of its own.
-        lock = threading.Lock()
+        lock = self._lock = threading.Lock()
         self._cond = threading.Condition(lock)
         # The sender lingering for its siblings waits on its own condition (same lock), so
         # that a sibling arriving wakes only it, not every thread waiting for a call.
@@ -107,6 +107,11 @@ class Checkpointer:
         self._lingering = False
         # The update number each thread inside _persist_through waits for.
         self._waiting: list[int] = []
+        # Threads asleep until the call in flight (or the linger) ends, each on its own
+        # condition: a call wakes those it persisted and one more to send the next call,
+        # not all of them (waking the 100 threads of a wide map's waves for every call
+        # cost a fifth of its time under the GIL).
+        self._sleepers: list[tuple[int, threading.Condition]] = []
         self._buffer: list[OperationUpdate] = []
         self._queued = 0
         self._persisted = 0
@@ -222,7 +227,7 @@ class Checkpointer:
                 while self._persisted < number and not self.revoked:
                     self._raise_failure()
                     if self._in_flight or self._lingering:
-                        cond.wait()
+                        self._sleep_until_woken(number)
                         continue
                     if self._branches > 1 and not lingered:
                         lingered = True
@@ -247,7 +252,33 @@ class Checkpointer:
                     break
         finally:
             self._lingering = False
-            self._cond.notify_all()
+
+    def _sleep_until_woken(self, number: int) -> None:
+        """Wait, lock released, until ``_wake`` picks this thread (waiting for ``number``)."""
+        waiter = threading.Condition(self._lock)
+        self._sleepers.append((number, waiter))
+        waiter.wait()
+
+    def _wake(self) -> None:
+        """A call ended: wake the threads whose updates it persisted and, if others wait,
+        the one with the lowest number to send the next call; or all of them when the
+        invocation cannot go on (a failure, a revoked token)."""
+        sleepers = self._sleepers
+        if not sleepers:
+            return
+        persisted = self._persisted
+        if self._failure is not None or self.revoked:
+            woken, asleep = sleepers, []
+        else:
+            woken = [s for s in sleepers if s[0] <= persisted]
+            asleep = [s for s in sleepers if s[0] > persisted]
+            if asleep:
+                next_sender = min(asleep, key=lambda s: s[0])
+                woken.append(next_sender)
+                asleep.remove(next_sender)
+        self._sleepers = asleep
+        for _, waiter in woken:
+            waiter.notify()
 
     def _blocked(self) -> int:
         """Threads waiting for an update not yet persisted: a thread a call has just
@@ -261,8 +292,10 @@ class Checkpointer:
         chunk = self._next_chunk()
         self._in_flight = True
         cond.release()
+        sent = False
         try:
             self._call(chunk)
+            sent = True
         except BaseException as exc:
             # The invocation ends: every thread waiting, or sending later, raises
             # it too. The buffer stays intact; nothing is marked persisted.
@@ -271,9 +304,10 @@ class Checkpointer:
         finally:
             cond.acquire()
             self._in_flight = False
-            cond.notify_all()
-        del self._buffer[: len(chunk)]
-        self._persisted += len(chunk)
+            if sent:
+                del self._buffer[: len(chunk)]
+                self._persisted += len(chunk)
+            self._wake()
 
     def _send_in_background(self) -> None:
         try:
