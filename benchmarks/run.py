@@ -30,12 +30,13 @@ import subprocess
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_durable_execution_sdk_python.config import Duration
 from aws_durable_execution_sdk_python.config import MapConfig as AwsMapConfig
+from aws_durable_execution_sdk_python.config import ParallelConfig as AwsParallelConfig
 from aws_durable_execution_sdk_python.execution import (
     DurableExecutionInvocationInput,
     DurableExecutionInvocationInputWithClient,
@@ -51,6 +52,7 @@ from durable_core import (
     LambdaBackend,
     MapConfig,
     MemoryBackend,
+    ParallelConfig,
     StatePage,
     run_invocation,
 )
@@ -834,9 +836,10 @@ def expected_map_result(n: int) -> str:
 def map_rate(
     invoke: Invoke, n: int, latency: float, repeats: int, single_run_over: float = float("inf")
 ) -> tuple[float, float]:
-    """Items per second of the map of ``n`` items run by ``invoke`` with ``latency`` seconds
-    per checkpoint call, and the calls it made: medians of ``repeats`` runs, or of the runs
-    made until one took ``single_run_over`` seconds or more."""
+    """Items per second of the map of ``n`` items (or the parallel of ``n`` branches) run by
+    ``invoke`` with ``latency`` seconds per checkpoint call, and the calls it made: medians
+    of ``repeats`` runs, or of the runs made until one took ``single_run_over`` seconds or
+    more. Every run must succeed with the sum of the doubled items."""
     rates: list[float] = []
     counts: list[float] = []
     for _ in range(repeats):
@@ -897,6 +900,97 @@ def async_map_workflow(n: int, config: Any) -> Workflow:
     return workflow
 
 
+def _doubling_branch(i: int) -> Callable[[Any], int]:
+    """Branch ``i`` of the parallel: one step returning ``i * 2``, as map item ``i`` does."""
+
+    def branch(ctx: Any) -> int:
+        return int(ctx.step(_constant(i * 2)))
+
+    return branch
+
+
+def _doubling_branch_async(i: int) -> Callable[[Any], Awaitable[int]]:
+    """``_doubling_branch`` for the ``AsyncDurableContext``: the same step, awaited."""
+
+    async def branch(ctx: Any) -> int:
+        return int(await ctx.step(_constant(i * 2)))
+
+    return branch
+
+
+def parallel_workflow(n: int, config: Any) -> Workflow:
+    """``ctx.parallel`` of ``n`` branches, branch ``i`` doing what map item ``i`` does, with
+    ``config`` (each SDK's own ``ParallelConfig``): the same checkpoints per item as
+    ``map_workflow``, and the same result."""
+    branches = [_doubling_branch(i) for i in range(n)]
+
+    def workflow(event: Any, ctx: Any) -> int:
+        batch = ctx.parallel(branches, config=config)
+        batch.throw_if_error()
+        return sum(batch.get_results())
+
+    return workflow
+
+
+def async_parallel_workflow(n: int, config: Any) -> Workflow:
+    """``parallel_workflow`` written ``async def``: the same operations, ids and result."""
+    branches = [_doubling_branch_async(i) for i in range(n)]
+
+    async def workflow(event: Any, ctx: Any) -> int:
+        batch = await ctx.parallel(branches, config=config)
+        batch.throw_if_error()
+        return sum(batch.get_results())
+
+    return workflow
+
+
+def fanout_variants(kind: str, n: int, concurrency: int) -> dict[str, Invoke]:
+    """A ``map`` of ``n`` items or a ``parallel`` of ``n`` branches (``kind``) at
+    ``concurrency``, run by our sync handler, our ``async def`` handler and AWS's SDK."""
+    if kind == "map":
+        config = MapConfig[int](max_concurrency=concurrency)
+        return {
+            "sync": ours(map_workflow(n, config)),
+            "async": ours(async_map_workflow(n, config)),
+            "theirs": their_map(n, concurrency),
+        }
+    parallel_config = ParallelConfig[int](max_concurrency=concurrency)
+    return {
+        "sync": ours(parallel_workflow(n, parallel_config)),
+        "async": ours(async_parallel_workflow(n, parallel_config)),
+        "theirs": theirs(parallel_workflow(n, AwsParallelConfig(max_concurrency=concurrency))),
+    }
+
+
+def fanout_rows(
+    key: str, figure: str, label: str, rate: dict[str, float], calls: dict[str, float]
+) -> list[Row]:
+    """Items per second and checkpoint calls of our sync and our ``async def`` handler,
+    each against AWS's SDK (which has no async face)."""
+    return [
+        Row(key, figure, f"{label}: items/s", "/s", rate["sync"], rate["theirs"]),
+        Row(
+            f"{key}_async",
+            figure,
+            f"{label}: items/s",
+            "/s",
+            rate["async"],
+            rate["theirs"],
+            note="ours async def",
+        ),
+        Row(f"{key}_calls", figure, f"{label}: calls", "n", calls["sync"], calls["theirs"]),
+        Row(
+            f"{key}_async_calls",
+            figure,
+            f"{label}: calls",
+            "n",
+            calls["async"],
+            calls["theirs"],
+            note="ours async def",
+        ),
+    ]
+
+
 def bench_map_fanout(
     n: int, concurrencies: Sequence[int], latency: float, repeats: int
 ) -> list[Row]:
@@ -906,40 +1000,42 @@ def bench_map_fanout(
     one (issue 18): its branches are tasks, its checkpoint calls one thread's."""
     rows: list[Row] = []
     for concurrency in concurrencies:
-        config = MapConfig[int](max_concurrency=concurrency)
-        variants = (
-            ("sync", ours(map_workflow(n, config))),
-            ("async", ours(async_map_workflow(n, config))),
-            ("theirs", their_map(n, concurrency)),
-        )
         rate: dict[str, float] = {}
         calls: dict[str, float] = {}
-        for name, invoke in variants:
+        for name, invoke in fanout_variants("map", n, concurrency).items():
             rate[name], calls[name] = map_rate(invoke, n, latency, repeats)
         label = f"map, {n:,} items, concurrency {concurrency}, {latency * 1e3:.0f} ms"
-        key = f"map_fanout_{concurrency}"
-        rows += [
-            Row(key, "7b", f"{label}: items/s", "/s", rate["sync"], rate["theirs"]),
-            Row(
-                f"{key}_async",
-                "7b",
-                f"{label}: items/s",
-                "/s",
-                rate["async"],
-                rate["theirs"],
-                note="ours async def",
-            ),
-            Row(f"{key}_calls", "7b", f"{label}: calls", "n", calls["sync"], calls["theirs"]),
-            Row(
-                f"{key}_async_calls",
-                "7b",
-                f"{label}: calls",
-                "n",
-                calls["async"],
-                calls["theirs"],
-                note="ours async def",
-            ),
-        ]
+        rows += fanout_rows(f"map_fanout_{concurrency}", "7b", label, rate, calls)
+    return rows
+
+
+def fanout_key(kind: str, n: int) -> str:
+    """The key of figure 7c's items/s row of a ``map`` or ``parallel`` of ``n``."""
+    return f"fanout_{kind}_{n}"
+
+
+def bench_fanout_at_scale(
+    map_items: int,
+    branches: int,
+    concurrency: int,
+    latency: float,
+    repeats: int,
+    single_run_over: float = 5.0,
+) -> list[Row]:
+    """Issue 16's other fan-outs at ``latency`` seconds per checkpoint call: a map of
+    ``map_items`` items and a parallel of ``branches`` branches (one step each), by our
+    sync handler, our ``async def`` handler and AWS's SDK: items per second and checkpoint
+    calls, medians of ``repeats``. A variant whose first run takes ``single_run_over`` s or
+    more runs once: a map of 10,000 items takes seconds a run, bound by round trips, so
+    its noise is small and repeating it would make ``make bench`` long."""
+    rows: list[Row] = []
+    for kind, n, unit in (("map", map_items, "items"), ("parallel", branches, "branches")):
+        rate: dict[str, float] = {}
+        calls: dict[str, float] = {}
+        for name, invoke in fanout_variants(kind, n, concurrency).items():
+            rate[name], calls[name] = map_rate(invoke, n, latency, repeats, single_run_over)
+        label = f"{kind}, {n:,} {unit}, concurrency {concurrency}, {latency * 1e3:.0f} ms"
+        rows += fanout_rows(fanout_key(kind, n), "7c", label, rate, calls)
     return rows
 
 
@@ -1219,6 +1315,8 @@ class Sizes:
     fanout_concurrencies: tuple[int, ...] = (50, 100)
     map_repeats: int = 3
     map_sizes: tuple[int, ...] = (1_000, 10_000)
+    fanout_map_items: int = 10_000
+    parallel_branches: int = 200
     local_steps: int = 100
     local_repeats: int = 7
     paged_logs: tuple[int, ...] = (1_000, 10_000, 100_000)
@@ -1239,6 +1337,8 @@ QUICK = Sizes(
     fanout_concurrencies=(3, 5),
     map_repeats=1,
     map_sizes=(20, 100),
+    fanout_map_items=40,
+    parallel_branches=10,
     local_steps=5,
     local_repeats=1,
     paged_logs=(10, 2_500),
@@ -1273,6 +1373,18 @@ def run_all(sizes: Sizes, *, progress: Callable[[str], None] = print) -> Report:
     progress(f"7b. the same map, sync and async def, at concurrency {concurrencies}")
     report.rows += bench_map_fanout(
         sizes.map_items, sizes.fanout_concurrencies, sizes.latency, sizes.map_repeats
+    )
+    progress(
+        f"7c. map over {sizes.fanout_map_items:,} items and parallel of "
+        f"{sizes.parallel_branches:,} branches, sync and async def, at concurrency "
+        f"{sizes.map_concurrency}"
+    )
+    report.rows += bench_fanout_at_scale(
+        sizes.fanout_map_items,
+        sizes.parallel_branches,
+        sizes.map_concurrency,
+        sizes.latency,
+        sizes.map_repeats,
     )
     progress(f"8. map over {', '.join(f'{n:,}' for n in sizes.map_sizes)} items")
     large = bench_map_large(sizes.map_sizes, sizes.map_concurrency, sizes.map_repeats)
@@ -1362,6 +1474,28 @@ TARGETS = (
     ),
     Target(
         "async map 1k items at 20 ms, checkpoint calls, ours/AWS", "map_fanout_50_async_calls", 1.0
+    ),
+    *(
+        target
+        for kind, n, unit in (
+            ("map", Sizes().fanout_map_items, "items"),
+            ("parallel", Sizes().parallel_branches, "branches"),
+        )
+        for face, suffix in (("", ""), ("async ", "_async"))
+        for target in (
+            Target(
+                f"{face}{kind} {n:,} {unit} at 20 ms, concurrency 50, items/s, ours",
+                fanout_key(kind, n) + suffix,
+                1000,
+                at_most=False,
+                of="ours",
+            ),
+            Target(
+                f"{face}{kind} {n:,} {unit} at 20 ms, checkpoint calls, ours/AWS",
+                f"{fanout_key(kind, n)}{suffix}_calls",
+                1.0,
+            ),
+        )
     ),
     Target("paged replay CPU per step, largest/smallest log, ours", "growth_paged", 1.2, of="ours"),
     *(

@@ -116,6 +116,68 @@ def test_the_fanout_figure_runs_sync_and_async_maps_to_the_same_sum() -> None:
     assert all(r.ours and r.theirs for r in rows)
 
 
+def _fanout_summary(ops: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted(
+        (
+            op["Id"],
+            op.get("ParentId"),
+            op["Type"],
+            op.get("SubType"),
+            op.get("Name"),
+            op["Status"],
+            op.get("StepDetails", {}).get("Result"),
+            op.get("ContextDetails", {}).get("Result"),
+        )
+        for op in ops
+    )
+
+
+@pytest.mark.parametrize("kind", ["map", "parallel"])
+def test_each_fanout_variant_writes_what_aws_sdk_writes(kind: str) -> None:
+    """Our sync and async def handlers of a fan-out are the workflow AWS's SDK runs: the
+    same operations (ids, parents, subtypes, names, results), each item one step."""
+    written = {}
+    for name, invoke in bench.fanout_variants(kind, 3, 2).items():
+        backend = bench.MeteredBackend()
+        event = backend.start_execution({})
+        assert invoke(backend, event).response == {"Status": "SUCCEEDED", "Result": "6"}
+        # All but the EXECUTION operation, whose id is the execution's own.
+        ops = backend.operations(event["DurableExecutionArn"])[1:]
+        written[name] = _fanout_summary([op.to_wire() for op in ops])
+    assert sorted(op[6] for op in written["theirs"] if op[3] == "Step") == ["0", "2", "4"]
+    assert written["sync"] == written["async"] == written["theirs"]
+
+
+def test_the_fanout_at_scale_figure_runs_map_and_parallel_with_both_sdks() -> None:
+    rows = bench.bench_fanout_at_scale(6, 4, 2, 0.001, 1)
+    assert [r.key for r in rows] == [
+        f"fanout_{kind}_{n}{key}"
+        for kind, n in (("map", 6), ("parallel", 4))
+        for key in ("", "_async", "_calls", "_async_calls")
+    ]
+    assert all(r.ours and r.theirs for r in rows)
+
+
+def test_a_fanout_run_with_the_wrong_result_gives_no_figure() -> None:
+    parallel_of_3 = bench.fanout_variants("parallel", 3, 2)["theirs"]
+    with pytest.raises(bench.BenchError):
+        bench.map_rate(parallel_of_3, 4, 0.0, 1)
+
+
+def test_a_fanout_run_over_the_limit_runs_once() -> None:
+    runs = []
+    invoke = bench.fanout_variants("parallel", 2, 2)["sync"]
+
+    def counted(backend: bench.MeteredBackend, event: dict[str, Any]) -> bench.Timed:
+        runs.append(event)
+        return invoke(backend, event)
+
+    bench.map_rate(counted, 2, 0.0, 3, single_run_over=0.0)
+    assert len(runs) == 1
+    bench.map_rate(counted, 2, 0.0, 3)
+    assert len(runs) == 4
+
+
 def test_map_sizes_predicted_too_slow_are_skipped() -> None:
     report = bench.bench_map_large((4, 1_000_000_000), 2, 1, limit=1.0)
     assert [r.key for r in report.rows] == ["map_4", "map_4_cpu", "map_4_mem"]
@@ -168,6 +230,14 @@ def test_every_target_names_a_row_the_figures_make() -> None:
             *bench.bench_map_latency(4, 2, 0.001, 1),
             *bench.bench_map_fanout(4, (50,), 0.001, 1),
         ]
+    }
+    # Figure 7c's rows are named by size (the format is checked at small sizes).
+    sizes = bench.Sizes()
+    made |= {
+        row.key.replace("_map_4", f"_map_{sizes.fanout_map_items}").replace(
+            "_parallel_3", f"_parallel_{sizes.parallel_branches}"
+        )
+        for row in bench.bench_fanout_at_scale(4, 3, 2, 0.001, 1)
     }
     made.add("import")  # bench_import's first row (a subprocess run, tested above)
     # Figure 10's rows are named by size (the format is checked at small sizes).
