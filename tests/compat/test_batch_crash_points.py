@@ -395,7 +395,7 @@ def test_a_batch_survives_a_crash_at_every_checkpoint_call(
     runs = crash_at(range(1, calls + 2))
     while runs[-1].crashed:
         runs += crash_at(range(len(runs) + 1, len(runs) + 5))
-    assert sum(r.crashed for r in runs) >= 3
+    assert any(r.crashed for r in runs)
     for r in runs:
         assert r.outcome == oracle[case_name], f"crash at call {r.k}"
         assert r.violations == [], f"crash at call {r.k}"
