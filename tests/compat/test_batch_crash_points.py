@@ -325,9 +325,10 @@ def assert_same_outcome(case: Case, got: tuple[str, Any], want: tuple[str, Any])
 
 
 FACES = {"sync": lambda probe: sync_workflow(OURS, probe), "async": async_workflow}
-RESUMERS: dict[str, Callable[[Probe], Invoker]] = {
-    "ours": lambda probe: our_invoker(sync_workflow(OURS, probe)),
-    "aws": lambda probe: aws_invoker(sync_workflow(AWS, probe)),
+# Who resumes an execution whose process died: our SDK runs the same face again.
+RESUMERS: dict[str, Callable[[Probe, str], Invoker]] = {
+    "ours": lambda probe, face: our_invoker(FACES[face](probe)),
+    "aws": lambda probe, face: aws_invoker(sync_workflow(AWS, probe)),
 }
 
 
@@ -353,7 +354,7 @@ def crash_then_resume(case: Case, when: Fault, k: int, face: str, resumer: str) 
         response = run_invocation(FACES[face](probe), event, None, ExecutionOptions(backend=faulty))
     except SimulatedCrash:
         # The process died; the service re-invokes the execution.
-        run.run_to_end(RESUMERS[resumer](probe))
+        run.run_to_end(RESUMERS[resumer](probe, face))
         crashed = True
     else:
         run.responses.append(response)
