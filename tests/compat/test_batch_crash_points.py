@@ -400,7 +400,7 @@ def test_an_uninterrupted_run_ends_as_on_aws_sdk_running_each_step_once(
 
 # AWS's SDK idles up to 0.1 s at the end of every invocation (its checkpointer polls for
 # the stop signal): the executions of one test run side by side so those waits overlap.
-SIDE_BY_SIDE = 48
+SIDE_BY_SIDE = 24
 
 
 # Where the process dies, and who resumes. The resumer sees only the persisted log, and
