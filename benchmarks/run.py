@@ -160,12 +160,50 @@ class Timed:
         return self.seconds - self.service_seconds
 
 
-def ours(workflow: Workflow, *, batch: bool = False, pipeline: bool = False) -> Invoke:
-    """Our SDK: ``run_invocation`` with ``ExecutionOptions(backend=...)``."""
+class WireLambdaClient:
+    """A boto3 ``lambda`` client in front of a ``MeteredBackend``: requests and answers in
+    boto3's shapes (timestamps as datetimes), so each SDK's own boto3 backend (our
+    ``LambdaBackend``, AWS's ``LambdaClient``) builds every request and parses every
+    answer, as on Lambda; the backend's latency stands for the network. Its own
+    conversions are the service's side, the same for both SDKs."""
+
+    def __init__(self, backend: MeteredBackend) -> None:
+        self.backend = backend
+
+    def checkpoint_durable_execution(self, **params: Any) -> dict[str, Any]:
+        answer = self.backend.checkpoint(
+            params["DurableExecutionArn"],
+            params["CheckpointToken"],
+            [OperationUpdate.from_wire(update) for update in params["Updates"]],
+            params.get("ClientToken"),
+        )
+        operations = [operation.to_wire() for operation in answer.operations]
+        return {
+            "CheckpointToken": answer.checkpoint_token,
+            "NewExecutionState": {"Operations": operations},
+        }
+
+    def get_durable_execution_state(self, **params: Any) -> dict[str, Any]:
+        page = self.backend.get_state(
+            params["DurableExecutionArn"], params["CheckpointToken"], params["Marker"]
+        )
+        answer: dict[str, Any] = {"Operations": [op.to_wire() for op in page.operations]}
+        if page.next_marker:
+            answer["NextMarker"] = page.next_marker
+        return answer
+
+
+def ours(
+    workflow: Workflow, *, batch: bool = False, pipeline: bool = False, wire: bool = False
+) -> Invoke:
+    """Our SDK: ``run_invocation`` with ``ExecutionOptions(backend=...)``; with ``wire``,
+    ``LambdaBackend`` over a ``WireLambdaClient`` (our requests and parsing count)."""
 
     def invoke(backend: MeteredBackend, event: dict[str, Any]) -> Timed:
         options = ExecutionOptions(
-            backend=backend, batch_checkpoints=batch, pipeline_checkpoints=pipeline
+            backend=LambdaBackend(client=WireLambdaClient(backend)) if wire else backend,
+            batch_checkpoints=batch,
+            pipeline_checkpoints=pipeline,
         )
         before = backend.seconds
         cpu = time.process_time()
@@ -177,12 +215,26 @@ def ours(workflow: Workflow, *, batch: bool = False, pipeline: bool = False) -> 
     return invoke
 
 
-def theirs(workflow: Workflow) -> Invoke:
+def theirs(workflow: Workflow, *, wire: bool = False) -> Invoke:
     """AWS's SDK: its ``@durable_execution`` handler, given an invocation input whose
     service client is the AWS adapter over the same backend. Parsing the JSON event is
-    AWS's own code (``from_json_dict``) and is timed, as our parsing is."""
+    AWS's own code (``from_json_dict``) and is timed, as our parsing is. With ``wire``,
+    its handler made with ``boto3_client=`` a ``WireLambdaClient``, as ``ours`` is."""
     handler = durable_execution(workflow)
     inject = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input
+
+    def through_wire(backend: MeteredBackend, event: dict[str, Any]) -> Timed:
+        boto3_client: Any = WireLambdaClient(backend)  # boto3-shaped, not boto3's class
+        on_lambda = durable_execution(workflow, boto3_client=boto3_client)
+        before = backend.seconds
+        cpu = time.process_time()
+        start = time.perf_counter()
+        response = dict(on_lambda(event, NO_LAMBDA_CONTEXT))
+        elapsed = time.perf_counter() - start
+        return Timed(elapsed, backend.seconds - before, time.process_time() - cpu, response)
+
+    if wire:
+        return through_wire
 
     def invoke(backend: MeteredBackend, event: dict[str, Any]) -> Timed:
         client = MeteredServiceClient(backend)
@@ -820,13 +872,15 @@ def map_workflow(n: int, config: Any) -> Workflow:
     return workflow
 
 
-def our_map(n: int, concurrency: int, *, batch: bool = False, pipeline: bool = False) -> Invoke:
+def our_map(
+    n: int, concurrency: int, *, batch: bool = False, pipeline: bool = False, wire: bool = False
+) -> Invoke:
     config = MapConfig[int](max_concurrency=concurrency)
-    return ours(map_workflow(n, config), batch=batch, pipeline=pipeline)
+    return ours(map_workflow(n, config), batch=batch, pipeline=pipeline, wire=wire)
 
 
-def their_map(n: int, concurrency: int) -> Invoke:
-    return theirs(map_workflow(n, AwsMapConfig[int](max_concurrency=concurrency)))
+def their_map(n: int, concurrency: int, *, wire: bool = False) -> Invoke:
+    return theirs(map_workflow(n, AwsMapConfig[int](max_concurrency=concurrency)), wire=wire)
 
 
 def expected_map_result(n: int) -> str:
@@ -863,10 +917,10 @@ def bench_map_latency(
     rate: dict[str, float] = {}
     calls: dict[str, float] = {}
     variants = (
-        ("ours", our_map(n, concurrency)),
-        ("ours_pipelined", our_map(n, concurrency, pipeline=True)),
-        ("ours_batch", our_map(n, concurrency, batch=True)),
-        ("theirs", their_map(n, concurrency)),
+        ("ours", our_map(n, concurrency, wire=True)),
+        ("ours_pipelined", our_map(n, concurrency, pipeline=True, wire=True)),
+        ("ours_batch", our_map(n, concurrency, batch=True, wire=True)),
+        ("theirs", their_map(n, concurrency, wire=True)),
     )
     for name, invoke in variants:
         rate[name], calls[name] = map_rate(invoke, n, latency, repeats, single_run_over)
@@ -950,15 +1004,16 @@ def fanout_variants(kind: str, n: int, concurrency: int) -> dict[str, Invoke]:
     if kind == "map":
         config = MapConfig[int](max_concurrency=concurrency)
         return {
-            "sync": ours(map_workflow(n, config)),
-            "async": ours(async_map_workflow(n, config)),
-            "theirs": their_map(n, concurrency),
+            "sync": ours(map_workflow(n, config), wire=True),
+            "async": ours(async_map_workflow(n, config), wire=True),
+            "theirs": their_map(n, concurrency, wire=True),
         }
     parallel_config = ParallelConfig[int](max_concurrency=concurrency)
+    aws_config = AwsParallelConfig(max_concurrency=concurrency)
     return {
-        "sync": ours(parallel_workflow(n, parallel_config)),
-        "async": ours(async_parallel_workflow(n, parallel_config)),
-        "theirs": theirs(parallel_workflow(n, AwsParallelConfig(max_concurrency=concurrency))),
+        "sync": ours(parallel_workflow(n, parallel_config), wire=True),
+        "async": ours(async_parallel_workflow(n, parallel_config), wire=True),
+        "theirs": theirs(parallel_workflow(n, aws_config), wire=True),
     }
 
 

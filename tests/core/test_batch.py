@@ -291,3 +291,39 @@ def test_a_branch_whose_wait_ends_mid_invocation_resumes_in_it() -> None:
         response = handler(event, None)
     # The wait ended while the other branch checkpointed: one invocation, no PENDING.
     assert response == {"Status": "SUCCEEDED", "Result": '["waited", "worked"]'}
+
+
+class LateThreads:
+    """Branch threads that start every branch after the first one late (``LATE`` s)."""
+
+    LATE = 0.2
+
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    def submit(self, task: Any) -> None:
+        delay = self.LATE if self.submitted else 0.0
+        self.submitted += 1
+        threading.Timer(delay, task).start()
+
+
+def test_a_branch_not_begun_when_its_batch_completed_never_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``any`` has its winner before the second branch's thread begins: that branch
+    checkpoints nothing (a START after the batch's end would be a branch left STARTED
+    under a completed batch), and the batch still waits for its thread."""
+    from durable_core.operations import batch as batch_module
+
+    threads = LateThreads()
+    monkeypatch.setattr(batch_module, "BRANCH_THREADS", threads)
+
+    def wf(event: Any, ctx: DurableContext) -> Any:
+        return ctx.any(lambda c: "first", lambda c: "second", name="either").value
+
+    driven = drive(run(wf))
+    assert driven.final == {"Status": "SUCCEEDED", "Result": '"first"'}
+    assert threads.submitted == 2
+    names = [op.name for op in driven.operations() if op.type is OperationType.CONTEXT]
+    assert "any-branch-1" not in names
+    assert "any-branch-0" in names

@@ -9,68 +9,63 @@ stays idle for ``IDLE_SECONDS`` ends. A batch never waits for a thread: a branch
 submitted when none is idle gets a new one (a fixed pool shared by nested batches could
 deadlock, each outer branch holding a thread while its inner batch waits for one).
 Each branch runs in an empty ``contextvars`` context, as on a new thread.
+
+A task is a plain function: the batch learns how it ended from the task itself (its
+events and a semaphore), so no ``Future`` (a condition and a lock each) is made per
+branch.
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 IDLE_SECONDS = 60.0
 
-_Task = tuple[Future[None], Callable[[], Any]]
+_log = logging.getLogger("durable")
 
 
 class BranchThreads:
     def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
-        self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[Callable[[], Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         # Threads waiting for a task that no submission has claimed yet.
         self._idle = 0
         self._idle_seconds = idle_seconds
 
-    def submit(self, func: Callable[[], Any]) -> Future[None]:
-        """Run ``func`` on an idle thread, or a new one; the future ends when it has."""
-        future: Future[None] = Future()
+    def submit(self, task: Callable[[], Any]) -> None:
+        """Run ``task`` on an idle thread, or a new one."""
         with self._lock:
             start = self._idle == 0
             if not start:
                 self._idle -= 1  # claimed: that thread will take this task
-        self._tasks.put((future, func))
+        self._tasks.put(task)
         if start:
             threading.Thread(target=self._serve, name="durable-branch", daemon=True).start()
-        return future
 
     def _serve(self) -> None:
         while True:
             try:
-                future, func = self._tasks.get(timeout=self._idle_seconds)
+                task = self._tasks.get(timeout=self._idle_seconds)
             except queue.Empty:
                 with self._lock:
                     if self._idle > 0:  # unclaimed: no task is on its way to this thread
                         self._idle -= 1
                         return
                 continue  # a submission claimed this thread just now: its task is coming
-            error: BaseException | None = None
-            ran = future.set_running_or_notify_cancel()  # False: cancelled before it ran
-            if ran:
-                try:
-                    # An empty context, as a new thread's: nothing a branch (or a plugin
-                    # hook on its thread) set in a context variable reaches the next.
-                    contextvars.Context().run(func)
-                except BaseException as exc:  # the branch's own errors are events already
-                    error = exc
+            try:
+                # An empty context, as a new thread's: nothing a branch (or a plugin hook
+                # on its thread) set in a context variable reaches the next.
+                contextvars.Context().run(task)
+            except BaseException:  # a branch reports its own outcome: this is a bug
+                _log.exception("a durable branch thread's task raised")
+            del task
             with self._lock:
-                self._idle += 1  # before the future ends: whoever it wakes finds it idle
-            if ran and error is None:
-                future.set_result(None)
-            elif ran:
-                future.set_exception(error)
-            del future, func, error
+                self._idle += 1
 
 
 BRANCH_THREADS = BranchThreads()

@@ -22,7 +22,6 @@ import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
@@ -98,9 +97,13 @@ def run_branches(
     early = tally.releases_early
     settle = settles_ends(tally, nesting, checkpointer)
 
+    ended = threading.Semaphore(0)  # released by each branch submitted as it ends
+
     def work(index: int) -> None:
         call = branch_call(batch_id, index, branches[index].name, sub_type)
         try:
+            if cancel.is_set():
+                return  # the batch completed before this branch began: it never starts
             try:
                 value = run_child(
                     batch_ctx,
@@ -127,24 +130,27 @@ def run_branches(
                 branch_settled(batch_ctx, call)
         finally:
             checkpointer.count_branches(-1)
+            ended.release()
 
-    submitted: list[Future[None]] = []
+    submitted = 0
     handled = 0  # events handled whose count the branches they start take over
     try:
         while not tally.complete():
             runnable = tally.start_next() + tally.resume_or_suspend()
             checkpointer.count_branches(len(runnable) - handled)
             handled = 0
-            submitted += (BRANCH_THREADS.submit(partial(work, index)) for index in runnable)
+            for index in runnable:
+                BRANCH_THREADS.submit(partial(work, index))
+                submitted += 1
             tally.record(events.get())
             handled = 1
     finally:
         cancel.set()
         # Branches still running stop at their next operation; wait for them so no
         # branch checkpoints after the batch completed or outlives the invocation.
-        cancelled = sum(future.cancel() for future in submitted)
-        wait(submitted)
-        checkpointer.count_branches(-cancelled - handled - events.qsize())
+        for _ in range(submitted):
+            ended.acquire()
+        checkpointer.count_branches(-handled - events.qsize())
     while not events.empty():
         tally.record_raced(events.get_nowait())
     return tally.result()
