@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import threading
 import time
 
@@ -96,3 +97,21 @@ def test_each_task_starts_with_an_empty_context_as_on_a_new_thread() -> None:
     _eventually_idle(threads, 1)
     assert len(served_by) == 1  # the same thread served both
     assert seen == [None]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_starts_threads_of_its_own() -> None:
+    """A child forked after a batch has none of the parent's idle threads: its branches
+    get threads of their own instead of waiting for ones that do not exist there."""
+    threads = BranchThreads()
+    _idents(threads, 2)
+    _eventually_idle(threads, 2)
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if its tasks ran, and never return to pytest
+        code = 1
+        try:
+            code = 0 if len(_idents(threads, 2)) == 2 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

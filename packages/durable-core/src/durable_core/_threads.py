@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -31,11 +32,17 @@ _log = logging.getLogger("durable")
 
 class BranchThreads:
     def __init__(self, idle_seconds: float = IDLE_SECONDS) -> None:
+        self._idle_seconds = idle_seconds
+        self._forget_threads()
+        # A forked child has none of the parent's threads: counting them idle, it would
+        # hand them branches that never run.
+        os.register_at_fork(after_in_child=self._forget_threads)
+
+    def _forget_threads(self) -> None:
         self._tasks: queue.SimpleQueue[Callable[[], Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         # Threads waiting for a task that no submission has claimed yet.
         self._idle = 0
-        self._idle_seconds = idle_seconds
 
     def submit(self, task: Callable[[], Any]) -> None:
         """Run ``task`` on an idle thread, or a new one."""
