@@ -118,6 +118,9 @@ class DurableContext:
         self._replaying = replaying
         self._replay_lock = threading.Lock()
         self.lambda_context = lambda_context
+        # What must end before this context's operation reports its own end (the
+        # branches of a batch still settling): run by ``child_flow``, see ``run_branches``.
+        self._joins: list[Callable[[], None]] = []
 
     @functools.cached_property
     def logger(self) -> ReplaySafeLogger:

@@ -97,40 +97,49 @@ def run_branches(
     early = tally.releases_early
     settle = settles_ends(tally, nesting, checkpointer)
 
-    ended = threading.Semaphore(0)  # released by each branch submitted as it ends
+    # Each branch submitted releases ``ran`` once it no longer runs or checkpoints (its
+    # end queued, or it never began), and ``settled`` once its end is persisted and its
+    # end hook has run.
+    ran = threading.Semaphore(0)
+    settled = threading.Semaphore(0)
 
     def work(index: int) -> None:
         call = branch_call(batch_id, index, branches[index].name, sub_type)
+        event: BranchEvent | None = None
         try:
-            if cancel.is_set():
-                return  # the batch completed before this branch began: it never starts
-            try:
-                value = run_child(
-                    batch_ctx,
-                    call,
-                    branches[index].func,
-                    item_config,
-                    virtual=nesting is NestingType.FLAT,
-                    cancel=cancel,
-                    branch=early,
-                )
-            except BaseException as exc:
-                event = BranchEvent.of_error(index, exc)
-            else:
-                event = BranchEvent.of_success(index, value)
-            # The slot is free: the batch starts the next branch now. Until it has handled
-            # this event, it counts as a branch about to checkpoint (``count_branches``).
-            checkpointer.count_branches(1)
-            events.put(event)
-            if settle and event.ended:
-                try:
-                    checkpointer.persist_through(checkpointer.queued)
-                except (Exception, SuspendExecution):
-                    return  # the checkpointer keeps it: the batch raises it at its next call
+            # A branch the batch completed before it began never starts.
+            if not cancel.is_set():
+                event = run_branch(index, call)
+                # The slot is free: the batch starts the next branch now. Until it has
+                # handled this event, it counts as a branch about to checkpoint.
+                checkpointer.count_branches(1)
+                events.put(event)
+        finally:
+            ran.release()
+        try:
+            if settle and event is not None and event.ended:
+                checkpointer.persist_through(checkpointer.queued)
                 branch_settled(batch_ctx, call)
+        except (Exception, SuspendExecution):
+            pass  # the checkpointer keeps it: the batch raises it at its next call
         finally:
             checkpointer.count_branches(-1)
-            ended.release()
+            settled.release()
+
+    def run_branch(index: int, call: OperationCall) -> BranchEvent:
+        try:
+            value = run_child(
+                batch_ctx,
+                call,
+                branches[index].func,
+                item_config,
+                virtual=nesting is NestingType.FLAT,
+                cancel=cancel,
+                branch=early,
+            )
+        except BaseException as exc:
+            return BranchEvent.of_error(index, exc)
+        return BranchEvent.of_success(index, value)
 
     submitted = 0
     handled = 0  # events handled whose count the branches they start take over
@@ -147,10 +156,21 @@ def run_branches(
     finally:
         cancel.set()
         # Branches still running stop at their next operation; wait for them so no
-        # branch checkpoints after the batch completed or outlives the invocation.
+        # branch checkpoints after the batch completed.
         for _ in range(submitted):
-            ended.acquire()
-        checkpointer.count_branches(-handled - events.qsize())
+            ran.acquire()
+        unhandled = events.qsize()  # their ends' counts too (the queue is drained below)
+
+        def join() -> None:
+            """After the batch's own end is sent: the branches' ends, still settling,
+            share its call, and their end hooks run before the batch's. Until then the
+            batch counts as a branch about to checkpoint (its end), so the settling
+            branches' call waits for it."""
+            for _ in range(submitted):
+                settled.acquire()
+            checkpointer.count_branches(-handled - unhandled)
+
+        batch_ctx._joins.append(join)
     while not events.empty():
         tally.record_raced(events.get_nowait())
     return tally.result()

@@ -76,6 +76,7 @@ def child_flow(
         )
     plan = child_action(recorded)
     where = call.describe()
+    child: DurableContext | None = None
     try:
         if plan.action is Action.RETURN:
             assert recorded is not None
@@ -90,7 +91,8 @@ def child_flow(
             with ctx._user_function(
                 call, None if recorded else 1, is_replay_children=plan.replay_children
             ):
-                value = yield Body((ctx._child(call.id, virtual=virtual, cancel=cancel),))
+                child = ctx._child(call.id, virtual=virtual, cancel=cancel)
+                value = yield Body((child,))
         except (SuspendExecution, DurableError):
             raise
         except Exception as exc:
@@ -116,4 +118,6 @@ def child_flow(
         yield Send(update, sync=False) if branch else SendResult(update)
         return result
     finally:
+        for join in child._joins if child is not None else ():
+            join()
         ctx._end(call, recorded, plan.action.value)
