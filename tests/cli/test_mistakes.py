@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
 import socket
+import subprocess
+import sys
 import textwrap
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -195,3 +199,51 @@ def test_an_unregistered_function_under_serve_is_reported_once(
     assert len(reports) == 1
     assert "needs function 'ghost'" in reports[0].getMessage()
     assert reports[0].exc_info is None
+
+
+# -- noise and interruptions ------------------------------------------------------------
+
+
+def test_run_does_not_announce_its_embedded_server(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The embedded server of `durable run` only takes callback answers from other
+    terminals (the waiting line says how); where it listens is `durable serve`'s news."""
+    argv = ["run", f"{flow}:handler", "--input", '{"n": 1}', "--store", str(tmp_path / "s")]
+    assert main(argv) == ExitCode.OK
+    err = capsys.readouterr().err
+    assert "ExecutionSucceeded" in err
+    assert "serving" not in err
+
+
+def _durable(*argv: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "durable_testing.cli", *argv]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _read_until(process: subprocess.Popen[str], needle: str) -> list[str]:
+    """stderr lines up to the first holding ``needle`` (the process must print it)."""
+    assert process.stderr is not None
+    lines: list[str] = []
+    while not lines or needle not in lines[-1]:
+        lines.append(process.stderr.readline())
+        assert lines[-1], f"ended before {needle!r}: {''.join(lines)}"
+    return lines
+
+
+def test_serve_says_where_once_and_stops_quietly_on_ctrl_c(tmp_path: Path) -> None:
+    serve = _durable("serve", "--port", "0", "--store", str(tmp_path / "s.sqlite3"))
+    try:
+        lines = _read_until(serve, "serving on")
+        url = lines[-1].split("serving on ")[1].split(",")[0]
+        with urllib.request.urlopen(url + "/", timeout=10) as console:  # it serves by now
+            assert console.status == 200
+        serve.send_signal(signal.SIGINT)
+        _, rest = serve.communicate(timeout=30)
+    finally:
+        serve.kill()
+        serve.wait(10)
+    err = "".join(lines) + rest
+    assert serve.returncode == ExitCode.OK
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if "serving" in line] == [lines[-1].rstrip("\n")]

@@ -21,6 +21,7 @@ import re
 import shutil
 import sqlite3
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -303,7 +304,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     service.register(function, load_handler(args.handler), spec=args.handler)
     server = _api_server(service, "127.0.0.1", 0, drive=False)
     inner.advertise(server.endpoint_url)  # `durable callback --store` answers through it
-    with _service_logs(), server:
+    # The server starts before the service's lines are shown: its "serving on" line is
+    # `durable serve`'s news, noise for a run.
+    with server, _service_logs():
         arn = service.start(function, input_value, execution_name=name)
         print(f"started {arn}", file=sys.stderr)
         try:
@@ -595,13 +598,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     store.advertise(server.endpoint_url)
     # The console's replay runs the code as it is now on disk, not as it was at start.
     server.console.current_code = lambda name: load_handler(specs[name]) if name in specs else None
-    print(
-        f"durable: serving on {server.endpoint_url}, console at {server.endpoint_url}/"
-        " (Ctrl-C to stop)",
-        file=sys.stderr,
-    )
-    with _service_logs(), contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    # Started before the service's lines are shown: the line below says where it serves,
+    # once.
+    with server, _service_logs(), contextlib.suppress(KeyboardInterrupt):
+        print(
+            f"durable: serving on {server.endpoint_url}, console at {server.endpoint_url}/"
+            " (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        threading.Event().wait()  # until Ctrl-C
     return ExitCode.OK
 
 
