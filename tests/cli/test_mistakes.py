@@ -164,6 +164,19 @@ def test_a_port_in_use(flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture
                ExitCode.SERVICE, f"port {port} on 127.0.0.1 is in use")  # fmt: skip
 
 
+def test_a_port_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for port in ("65536", "-1"):
+        _fails(capsys, ["serve", "--port", port, "--store", str(tmp_path / "s.sqlite3")],
+               ExitCode.USAGE, f"--port {port} is not a port: 0 to 65535")  # fmt: skip
+
+
+def test_an_empty_callback_id_for_an_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    """boto3 refuses it before sending (CallbackId: min length 1 in its service model)."""
+    with LambdaApiServer(LocalService()) as server:
+        _fails(capsys, ["callback", "succeed", "", "--endpoint", server.endpoint_url],
+               ExitCode.USAGE, "not sent: Invalid length for parameter CallbackId")  # fmt: skip
+
+
 def test_an_unreachable_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -90,6 +90,8 @@ exit codes:
   7 the service refused or cannot be reached (or the port is in use)
 """
 
+_MAX_PORT = 65535
+
 # boto3's service model: the DurableExecutionName shape.
 _EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
@@ -492,7 +494,7 @@ class _Unreachable(Exception):
 
 
 def _send_to_endpoint(endpoint: str, args: argparse.Namespace, payload: str) -> None:
-    from botocore.exceptions import ClientError, EndpointConnectionError
+    from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
     client = _client(endpoint, attempts=3 if args.endpoint else 1)
     try:
@@ -509,6 +511,9 @@ def _send_to_endpoint(endpoint: str, args: argparse.Namespace, payload: str) -> 
             client.send_durable_execution_callback_heartbeat(CallbackId=args.callback_id)
     except EndpointConnectionError:
         raise _Unreachable from None
+    except ParamValidationError as exc:  # boto3 checked the request against the API's shapes
+        report = "; ".join(str(exc.kwargs.get("report", exc)).splitlines())
+        raise CommandError(f"durable: not sent: {report}", ExitCode.USAGE) from None
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "ServiceException"))
         message = str(exc.response.get("Error", {}).get("Message", exc))
@@ -581,6 +586,11 @@ def _client(endpoint: str, attempts: int = 3) -> Any:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= _MAX_PORT:
+        raise CommandError(
+            f"durable: --port {args.port} is not a port: 0 to {_MAX_PORT} (0 picks a free one)",
+            ExitCode.USAGE,
+        )
     clock: Clock = RealClock() if args.real_time else VirtualClock()
     store = _open_store(args.store, must_exist=False)
     service = LocalService(store=store, clock=clock, keep_finished=False)
