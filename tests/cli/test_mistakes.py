@@ -12,13 +12,14 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from durable_testing import LocalService, SqliteStore
+from durable_testing import ExecutionStatus, LocalService, SqliteStore
 from durable_testing.cli import ExitCode, load_handler, main
 from durable_testing.http import LambdaApiServer
 
@@ -235,12 +236,19 @@ def _durable(*argv: str) -> subprocess.Popen[str]:
 
 
 def _read_until(process: subprocess.Popen[str], needle: str) -> list[str]:
-    """stderr lines up to the first holding ``needle`` (the process must print it)."""
-    assert process.stderr is not None
+    """stderr lines up to the first holding ``needle``, which must come within 30 s."""
+    stderr = process.stderr
+    assert stderr is not None
     lines: list[str] = []
-    while not lines or needle not in lines[-1]:
-        lines.append(process.stderr.readline())
-        assert lines[-1], f"ended before {needle!r}: {''.join(lines)}"
+
+    def read() -> None:
+        while not lines or (lines[-1] and needle not in lines[-1]):
+            lines.append(stderr.readline())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive() and lines[-1], f"no {needle!r} in: {''.join(lines)}"
     return lines
 
 
@@ -260,3 +268,34 @@ def test_serve_says_where_once_and_stops_quietly_on_ctrl_c(tmp_path: Path) -> No
     assert serve.returncode == ExitCode.OK
     assert "Traceback" not in err
     assert [line for line in err.splitlines() if "serving" in line] == [lines[-1].rstrip("\n")]
+
+
+def test_ctrl_c_during_a_run_says_what_resumes_it(flow: Path, tmp_path: Path) -> None:
+    """Interrupted in a real-time wait, with no callback to answer: the line names the
+    command that resumes it (`durable serve` picks up a store's unfinished executions)."""
+    store = tmp_path / "s.sqlite3"
+    spec = f"{flow}:handler"
+    argv = ["--name", "r1", "--input", '{"n": 1}', "--real-time", "--store", str(store)]
+    run = _durable("run", spec, *argv)
+    try:
+        _read_until(run, "WaitStarted")  # a 60 s wait, really waited
+        run.send_signal(signal.SIGINT)
+        _, rest = run.communicate(timeout=30)
+    finally:
+        run.kill()
+        run.wait(10)
+    assert run.returncode == 130
+    assert "Traceback" not in rest
+    last = rest.strip().splitlines()[-1]
+    assert last.startswith(f"durable: stopped; r1 stays in {store}: ")
+    assert last.endswith(f"`durable serve --register flow={spec} --store {store}` resumes it")
+
+    serve = _durable("serve", "--port", "0", "--register", f"flow={spec}", "--store", str(store))
+    try:
+        _read_until(serve, "flow/r1 SUCCEEDED")  # the wait fires on skipped time: it ends
+        serve.send_signal(signal.SIGINT)
+        serve.communicate(timeout=30)
+    finally:
+        serve.kill()
+        serve.wait(10)
+    assert [e.status for e in SqliteStore(store).list_executions()] == [ExecutionStatus.SUCCEEDED]

@@ -314,9 +314,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         try:
             result = _run_while_answerable(service, arn, args)
         except KeyboardInterrupt:
+            resumes = (
+                "an answer to its callback (`durable callback`)"
+                if service.callbacks(arn)
+                else f"`durable serve --register {function}={args.handler}"
+                f"{_store_option(args.store)}`"
+            )
             print(
-                f"\ndurable: stopped; {name} stays in {args.store}: an answer to its callback"
-                " (`durable callback`) resumes it",
+                f"\ndurable: stopped; {name} stays in {args.store}: {resumes} resumes it",
                 file=sys.stderr,
             )
             return 130
