@@ -57,6 +57,20 @@ def test_a_handler_that_cannot_be_loaded(
     _fails(capsys, ["run", str(flow), *store], ExitCode.USAGE, "is not MODULE:HANDLER")
 
 
+def test_a_handler_that_is_not_durable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plain Lambda function answers its own value, not {Status: ...} (boto3's durable
+    invocation output): the run names the handler and how to make it durable."""
+    plain = tmp_path / "plain.py"
+    plain.write_text("def handler(event, context):\n    return {'hello': 'world'}\n")
+    argv = ["run", f"{plain}:handler", "--store", str(tmp_path / "s.sqlite3")]
+    assert main(argv) == ExitCode.HANDLER
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"durable: {plain}:handler is not a durable handler: it returned")
+    assert "{'hello': 'world'}, not {'Status': ...}; wrap the function" in last
+
+
 def test_an_exception_of_the_users_module_keeps_its_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -67,7 +67,7 @@ class ExitCode(IntEnum):
     FAILED = 1  # the execution failed, a replay diverged, lint found problems
     USAGE = 2  # a bad argument, JSON text or execution name (argparse's own code too)
     WAITING = 3  # the execution still waits for a callback answer
-    HANDLER = 4  # the handler cannot be loaded
+    HANDLER = 4  # the handler cannot be loaded, or is not a durable handler
     FILE = 5  # a store or history file is missing or unreadable, or the store is in use
     NOT_FOUND = 6  # no such execution or callback
     SERVICE = 7  # the service refused, cannot be reached, or its port is taken
@@ -85,7 +85,8 @@ _EXAMPLES = """examples:
 
 exit codes:
   0 done  1 the execution failed (or a replay diverged, lint found problems)
-  2 bad argument, JSON or --name  3 still waiting for a callback  4 cannot load the handler
+  2 bad argument, JSON or --name  3 still waiting for a callback
+  4 cannot load the handler, or it is not durable
   5 store or history file missing, unreadable or in use  6 no such execution or callback
   7 the service refused or cannot be reached (or the port is in use)
 """
@@ -303,7 +304,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     clock: Clock = RealClock() if args.real_time else VirtualClock()
     service = LocalService(store=_ProgressStore(inner), clock=clock)
-    service.register(function, load_handler(args.handler), spec=args.handler)
+    handler = _AnswerWatch(load_handler(args.handler))
+    service.register(function, handler, spec=args.handler)
     server = _api_server(service, "127.0.0.1", 0, drive=False)
     inner.advertise(server.endpoint_url)  # `durable callback --store` answers through it
     # The server starts before the service's lines are shown: its "serving on" line is
@@ -325,7 +327,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 130
+    if handler.not_durable:
+        answer = repr(handler.not_durable[0])
+        raise CommandError(
+            f"durable: {args.handler} is not a durable handler: it returned"
+            f" {answer[:80]}{'...' if len(answer) > 80 else ''}, not {{'Status': ...}};"
+            " wrap the function: durable_closure.run(fn), @durable_execution, a"
+            " DurableHandler subclass's instance or DurableBuilder(fn).build()",
+            ExitCode.HANDLER,
+        )
     return _report(result, args.store)
+
+
+_DURABLE_STATUSES = frozenset(("SUCCEEDED", "FAILED", "PENDING"))
+
+
+class _AnswerWatch:
+    """The loaded handler, watched for answers that are not a durable handler's
+    (``{"Status": SUCCEEDED|FAILED|PENDING, ...}``): pointing ``durable run`` at a plain
+    function is a handler mistake, not a failure of the execution."""
+
+    def __init__(self, handler: LambdaHandler) -> None:
+        self.handler = handler
+        self.not_durable: list[Any] = []
+
+    def __call__(self, event: Any, lambda_context: Any) -> dict[str, Any]:
+        response = self.handler(event, lambda_context)
+        if not (isinstance(response, dict) and response.get("Status") in _DURABLE_STATUSES):
+            self.not_durable.append(response)
+        return response
 
 
 def _run_while_answerable(
