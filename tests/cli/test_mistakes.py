@@ -106,6 +106,20 @@ def test_bad_json_and_bad_names(
            ExitCode.USAGE, "already holds an execution named")  # fmt: skip
 
 
+def test_a_registration_without_a_function_name(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Lambda function name is 1 to 64 letters, digits, '-' or '_' (the FunctionName
+    pattern of boto3's service model, without its ARN forms)."""
+    with socket.socket() as taken:  # were the name accepted, serve would stop at the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        serve = ["serve", "--port", str(taken.getsockname()[1])]
+        for name in ("", "my flow", "x" * 65):
+            argv = [*serve, "--register", f"{name}={flow}:handler", "--store", str(tmp_path / "s")]
+            _fails(capsys, argv, ExitCode.USAGE, f"--register '{name}' is not a function name")
+
+
 # -- stores and files -------------------------------------------------------------------
 
 

@@ -93,8 +93,10 @@ exit codes:
 
 _MAX_PORT = 65535
 
-# boto3's service model: the DurableExecutionName shape.
+# boto3's service model: the DurableExecutionName shape, and a Lambda function's name (the
+# FunctionName shape also takes ARNs; the service runs functions registered by name).
 _EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 class CommandError(Exception):
@@ -635,6 +637,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if not spec:
             raise CommandError(
                 f"durable: --register wants NAME=MODULE:HANDLER, not {registration!r}",
+                ExitCode.USAGE,
+            )
+        if not _FUNCTION_NAME.fullmatch(name):
+            raise CommandError(
+                f"durable: --register {name!r} is not a function name: 1 to 64 letters,"
+                " digits, '-' or '_'",
                 ExitCode.USAGE,
             )
         service.register(name, load_handler(spec), spec=spec)
