@@ -134,6 +134,20 @@ def test_a_missing_or_corrupt_store(tmp_path: Path, capsys: pytest.CaptureFixtur
         _fails(capsys, [*argv, "--store", str(corrupt)], ExitCode.FILE, "not a usable|unreadable")
 
 
+def test_a_folder_as_store(flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = str(tmp_path)
+    for argv in (
+        ["run", f"{flow}:handler"],
+        ["serve", "--port", "0"],
+        ["history", "x"],
+        ["list"],
+        ["budget", "x"],
+        ["callback", "heartbeat", "abc"],
+    ):
+        _fails(capsys, [*argv, "--store", folder], ExitCode.FILE,
+               f"{folder} is a folder; --store names the store's file")  # fmt: skip
+
+
 def test_unknown_execution_and_callback(
     flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

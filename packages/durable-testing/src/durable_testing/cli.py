@@ -193,6 +193,7 @@ def _open_store(path: Path, *, must_exist: bool, read_only: bool = False) -> Sql
             f"durable: no store at {path} (durable run creates one; --store names another)",
             ExitCode.FILE,
         )
+    _refuse_a_folder(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteStore(path, read_only=read_only)
@@ -200,6 +201,17 @@ def _open_store(path: Path, *, must_exist: bool, read_only: bool = False) -> Sql
         raise CommandError(f"durable: {exc}", ExitCode.FILE) from None
     except (OSError, sqlite3.Error) as exc:
         raise CommandError(f"durable: {path} is not a usable store: {exc}", ExitCode.FILE) from None
+
+
+def _refuse_a_folder(path: Path) -> None:
+    """``--store`` names the store's file; SQLite's own word for a folder there is a
+    misleading "unable to open database file" or "disk I/O error"."""
+    if path.is_dir():
+        raise CommandError(
+            f"durable: {path} is a folder; --store names the store's file"
+            f" (e.g. {path / DEFAULT_STORE.name})",
+            ExitCode.FILE,
+        )
 
 
 def _store_option(path: Path) -> str:
@@ -270,6 +282,7 @@ def _callback_target(path: Path) -> tuple[str | None, SqliteStore | None]:
     into the store itself when no process owns it."""
     if not path.exists():
         raise CommandError(f"durable: no store at {path}", ExitCode.FILE)
+    _refuse_a_folder(path)
     try:
         return None, SqliteStore(path)
     except StoreInUseError as exc:
