@@ -272,6 +272,19 @@ def test_run_does_not_announce_its_embedded_server(
     assert "serving" not in err
 
 
+def test_an_answer_in_the_store_shows_only_what_happens_now(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The events recorded before the answer were shown by the run that recorded them."""
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    assert main(["run", f"{flow}:approval_handler", "--timeout", "0", *store]) == 3
+    callback_id = re.findall(r"waiting for callback approval (\S+)", capsys.readouterr().err)[0]
+    assert main(["callback", "succeed", callback_id, "--result", "1", *store]) == ExitCode.OK
+    progress = [line.split()[0] for line in capsys.readouterr().err.splitlines()]
+    assert "CallbackStarted" not in progress and "ExecutionStarted" not in progress
+    assert progress.index("CallbackSucceeded") < progress.index("ExecutionSucceeded")
+
+
 def _durable(*argv: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "durable_testing.cli", *argv]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

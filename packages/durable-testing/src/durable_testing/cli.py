@@ -233,10 +233,16 @@ class _ProgressStore:
         self._shown[execution.arn] = len(execution.events)
 
     def load(self, arn: str) -> StoredExecution | None:
-        return self.inner.load(arn)
+        execution = self.inner.load(arn)
+        if execution is not None:  # what an earlier process recorded is not news
+            self._shown.setdefault(arn, len(execution.events))
+        return execution
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]:
-        return self.inner.list_executions(unfinished_only=unfinished_only)
+        executions = self.inner.list_executions(unfinished_only=unfinished_only)
+        for execution in executions:
+            self._shown.setdefault(execution.arn, len(execution.events))
+        return executions
 
     def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
         return self.inner.summaries(function_name)
