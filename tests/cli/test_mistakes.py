@@ -285,6 +285,19 @@ def test_an_answer_in_the_store_shows_only_what_happens_now(
     assert progress.index("CallbackSucceeded") < progress.index("ExecutionSucceeded")
 
 
+def test_a_run_out_of_time_says_how_to_answer_once(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", f"{flow}:approval_handler", "--timeout", "0.3", "--store", str(tmp_path / "s")]
+    assert main(argv) == ExitCode.WAITING
+    err = capsys.readouterr().err
+    assert len(re.findall(r"waiting for callback approval", err)) == 1
+    assert len(re.findall(r"answer it from another terminal", err)) == 1
+    assert err.rstrip().endswith(
+        "durable: still waiting (--timeout); an answer sent later resumes it"
+    )
+
+
 def _durable(*argv: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "durable_testing.cli", *argv]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -25,7 +25,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -331,11 +331,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     inner.advertise(server.endpoint_url)  # `durable callback --store` answers through it
     # The server starts before the service's lines are shown: its "serving on" line is
     # `durable serve`'s news, noise for a run.
+    announced: set[str] = set()  # the callbacks the run has said how to answer
     with server, _service_logs():
         arn = service.start(function, input_value, execution_name=name)
         print(f"started {arn}", file=sys.stderr)
         try:
-            result = _run_while_answerable(service, arn, args)
+            result = _run_while_answerable(service, arn, args, announced)
         except KeyboardInterrupt:
             resumes = (
                 "an answer to its callback (`durable callback`)"
@@ -357,7 +358,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             " DurableHandler subclass's instance or DurableBuilder(fn).build()",
             ExitCode.HANDLER,
         )
-    return _report(result, args.store)
+    return _report(result, args.store, announced)
 
 
 _DURABLE_STATUSES = frozenset(("SUCCEEDED", "FAILED", "PENDING"))
@@ -380,13 +381,12 @@ class _AnswerWatch:
 
 
 def _run_while_answerable(
-    service: LocalService, arn: str, args: argparse.Namespace
+    service: LocalService, arn: str, args: argparse.Namespace, announced: set[str]
 ) -> ExecutionResult:
     """Drive the execution; while it waits for callbacks, say how to answer each and keep
     waiting (answers arrive through this process's endpoint) until it ends or ``--timeout``
     wall-clock seconds pass."""
     deadline = time.monotonic() + args.timeout
-    announced: set[str] = set()
     while True:
         with contextlib.suppress(TimeoutError):  # a real-time wait: look for answers
             service.run_until_complete(arn, timeout=0.5, time_out_callbacks=args.time_out_callbacks)
@@ -410,14 +410,16 @@ def _say_how_to_answer(name: str | None, callback_id: str, store: Path) -> None:
     )
 
 
-def _report(result: ExecutionResult, store: Path) -> int:
-    """The outcome line, the error with the user's frames, or the result on stdout."""
+def _report(result: ExecutionResult, store: Path, announced: Set[str] = frozenset()) -> int:
+    """The outcome line, the error with the user's frames, or the result on stdout; how to
+    answer each pending callback not ``announced`` already."""
     print(f"{result.status.value} after {result.invocations} invocation(s)", file=sys.stderr)
     if result.status is ExecutionStatus.RUNNING:
         for op in result.operations:
             details = op.callback_details
-            if details and details.callback_id and not op.status.is_terminal:
-                _say_how_to_answer(op.name, details.callback_id, store)
+            callback_id = details.callback_id if details else None
+            if callback_id and callback_id not in announced and not op.status.is_terminal:
+                _say_how_to_answer(op.name, callback_id, store)
         print(
             "durable: still waiting (--timeout); an answer sent later resumes it",
             file=sys.stderr,
