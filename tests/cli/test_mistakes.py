@@ -86,6 +86,34 @@ def test_an_exception_of_the_users_module_keeps_its_traceback(
     assert "No module named 'missing_dependency_of_the_user'" in err
 
 
+def test_a_module_that_exits_at_import_is_a_handler_that_cannot_be_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its sys.exit(3) is its own: shown with its traceback, never taken for exit code 3
+    (waiting for a callback)."""
+    exits = tmp_path / "exits.py"
+    exits.write_text("import sys\n\nsys.exit(3)\n")
+    assert main(["run", f"{exits}:handler", "--store", str(tmp_path / "s")]) == ExitCode.HANDLER
+    err = capsys.readouterr().err
+    assert "Traceback" in err and f'File "{exits}", line 3' in err and "SystemExit: 3" in err
+    assert err.strip().splitlines()[-1] == f"durable: importing {exits} raised (above)"
+
+
+def test_replay_against_a_handler_that_is_not_durable(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    main(["run", f"{flow}:handler", "--input", '{"n": 2}', "--name", "saved", *store])
+    capsys.readouterr()
+    main(["history", "saved", "--format", "json", *store])
+    saved = tmp_path / "saved.json"
+    saved.write_text(capsys.readouterr().out)
+    plain = tmp_path / "plain.py"
+    plain.write_text("def handler(event, context):\n    return 5\n")
+    _fails(capsys, ["replay", str(saved), f"{plain}:handler"], ExitCode.HANDLER,
+           f"{plain}:handler is not a durable handler: it returned 5, not")  # fmt: skip
+
+
 # -- arguments --------------------------------------------------------------------------
 
 

@@ -123,7 +123,7 @@ def load_handler(spec: str) -> LambdaHandler:
         module = _import(target)
     except CommandError:
         raise
-    except Exception:
+    except (Exception, SystemExit):  # sys.exit() at import too: not the command's own status
         traceback.print_exc()
         raise CommandError(
             f"durable: importing {target} raised (above)", ExitCode.HANDLER
@@ -350,18 +350,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
             return 130
     if handler.not_durable:
-        answer = repr(handler.not_durable[0])
-        raise CommandError(
-            f"durable: {args.handler} is not a durable handler: it returned"
-            f" {answer[:80]}{'...' if len(answer) > 80 else ''}, not {{'Status': ...}};"
-            " wrap the function: durable_closure.run(fn), @durable_execution, a"
-            " DurableHandler subclass's instance or DurableBuilder(fn).build()",
-            ExitCode.HANDLER,
-        )
+        raise _not_durable(args.handler, handler.not_durable[0])
     return _report(result, args.store, announced)
 
 
 _DURABLE_STATUSES = frozenset(("SUCCEEDED", "FAILED", "PENDING"))
+
+
+def _not_durable(handler: str, answer: Any) -> CommandError:
+    shown = repr(answer)
+    return CommandError(
+        f"durable: {handler} is not a durable handler: it returned"
+        f" {shown[:80]}{'...' if len(shown) > 80 else ''}, not {{'Status': ...}};"
+        " wrap the function: durable_closure.run(fn), @durable_execution, a"
+        " DurableHandler subclass's instance or DurableBuilder(fn).build()",
+        ExitCode.HANDLER,
+    )
 
 
 class _AnswerWatch:
@@ -698,7 +702,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(f"durable: {path} is not JSON ({exc})", ExitCode.FILE) from None
     saved = _saved_history(document, path)
-    outcome = replay(load_handler(args.handler), saved.operations, saved.outcome)
+    handler = load_handler(args.handler)
+    outcome = replay(handler, saved.operations, saved.outcome, handler_name=args.handler)
     print(outcome.report)
     return ExitCode.OK if outcome.divergence is None else ExitCode.FAILED
 
@@ -727,7 +732,11 @@ class SavedOutcome:
 
 
 def replay(
-    handler: LambdaHandler, operations: list[Operation], saved: SavedOutcome | None = None
+    handler: LambdaHandler,
+    operations: list[Operation],
+    saved: SavedOutcome | None = None,
+    *,
+    handler_name: str = "the handler",
 ) -> ReplayOutcome:
     """Re-run ``handler`` against a saved checkpoint log on a ``MemoryBackend``.
 
@@ -736,6 +745,8 @@ def replay(
     body of a new at-least-once step may still run once before its result is refused).
     When the saved execution had ended, the code must end the same way (status, result
     or error type) without going past the log: a history of another handler fails here.
+    A handler that does not answer as a durable one is a ``CommandError`` naming
+    ``handler_name``.
     """
     saved = saved or SavedOutcome()
     recorded = {op.id: op for op in operations}
@@ -751,6 +762,8 @@ def replay(
             message = f"the saved execution ended {saved.status}, but {exc}"
             return ReplayOutcome(f"divergence: {message}", divergence=message)
         return ReplayOutcome(f"no divergence in {len(recorded)} recorded operations; {exc}")
+    if not isinstance(response, dict) or response.get("Status") not in _DURABLE_STATUSES:
+        raise _not_durable(handler_name, response)
     error = response.get("Error") or {}
     if error.get("ErrorType") == _NON_DETERMINISTIC:
         message = str(error.get("ErrorMessage"))
