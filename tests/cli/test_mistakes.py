@@ -235,6 +235,31 @@ def test_a_port_in_use(flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture
                ExitCode.SERVICE, f"port {port} on 127.0.0.1 is in use")  # fmt: skip
 
 
+def test_a_budget_of_no_payloads(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    main(["run", f"{flow}:handler", "--input", '{"n": 2}', "--name", "b1", *store])
+    capsys.readouterr()
+    for top in ("0", "-3"):
+        _fails(capsys, ["budget", "b1", "--top", top, *store], ExitCode.USAGE,
+               f"--top {top} lists nothing")  # fmt: skip
+
+
+def test_serving_beyond_loopback_warns_once(tmp_path: Path) -> None:
+    """The server warns (a log record and a Python warning, for library users); the command
+    shows it once. 192.0.2.1 (TEST-NET-1, RFC 5737) is no address of this machine."""
+    serve = _durable("serve", "--host", "192.0.2.1", "--port", "0", "--store", str(tmp_path / "s"))
+    try:
+        _, err = serve.communicate(timeout=30)
+    finally:
+        serve.kill()
+        serve.wait(10)
+    assert serve.returncode == ExitCode.SERVICE
+    assert len(re.findall("which is not a loopback address", err)) == 1
+    assert err.strip().splitlines()[-1].startswith("durable: cannot listen on 192.0.2.1:0")
+
+
 def test_a_port_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for port in ("65536", "-1"):
         _fails(capsys, ["serve", "--port", port, "--store", str(tmp_path / "s.sqlite3")],

@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence, Set
 from enum import IntEnum
 from pathlib import Path
@@ -273,7 +274,9 @@ def _api_server(service: LocalService, host: str, port: int, *, drive: bool) -> 
     from durable_testing.http import LambdaApiServer
 
     try:
-        return LambdaApiServer(service, host, port, drive=drive)
+        with warnings.catch_warnings():  # its warning is logged too: shown once is enough
+            warnings.simplefilter("ignore", UserWarning)
+            return LambdaApiServer(service, host, port, drive=drive)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             problem = f"port {port} on {host} is in use: pick another --port (0 picks a free one)"
@@ -878,6 +881,10 @@ def _saved_history(document: Any, path: Path) -> _SavedHistory:
 def _cmd_budget(args: argparse.Namespace) -> int:
     from durable_testing.budget import format_budget_report
 
+    if args.top < 1:
+        raise CommandError(
+            f"durable: --top {args.top} lists nothing: give 1 or more", ExitCode.USAGE
+        )
     execution = _find(_open_store(args.store, must_exist=True, read_only=True), args.arn)
     print(format_budget_report(execution.operations, top=args.top))
     return ExitCode.OK
