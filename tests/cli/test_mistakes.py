@@ -351,6 +351,22 @@ def test_a_run_out_of_time_says_how_to_answer_once(
     )
 
 
+def test_a_real_time_run_out_of_time_with_no_callback_says_what_resumes_it(
+    flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its 60 s wait is not due at --timeout: there is no callback to answer."""
+    store = tmp_path / "s.sqlite3"
+    spec = f"{flow}:handler"
+    argv = ["run", spec, "--input", '{"n": 1}', "--real-time", "--timeout", "0.2"]
+    assert main([*argv, "--store", str(store)]) == ExitCode.WAITING
+    err = capsys.readouterr().err
+    assert "callback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "durable: still running at --timeout (a wait or retry is not due yet);"
+        f" `durable serve --register flow={spec} --store {store}` resumes it"
+    )
+
+
 def _durable(*argv: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "durable_testing.cli", *argv]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

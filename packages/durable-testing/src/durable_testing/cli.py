@@ -67,7 +67,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # the execution failed, a replay diverged, lint found problems
     USAGE = 2  # a bad argument, JSON text or execution name (argparse's own code too)
-    WAITING = 3  # the execution still waits for a callback answer
+    WAITING = 3  # the execution still waits (a callback answer, or a real-time wait) at --timeout
     HANDLER = 4  # the handler cannot be loaded, or is not a durable handler
     FILE = 5  # a store or history file is missing or unreadable, or the store is in use
     NOT_FOUND = 6  # no such execution or callback
@@ -86,7 +86,7 @@ _EXAMPLES = """examples:
 
 exit codes:
   0 done  1 the execution failed (or a replay diverged, lint found problems)
-  2 bad argument, JSON or --name  3 still waiting for a callback
+  2 bad argument, JSON or --name  3 still waiting at --timeout (for a callback, or in real time)
   4 cannot load the handler, or it is not durable
   5 store or history file missing, unreadable or in use  6 no such execution or callback
   7 the service refused or cannot be reached (or the port is in use)
@@ -344,8 +344,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             resumes = (
                 "an answer to its callback (`durable callback`)"
                 if service.callbacks(arn)
-                else f"`durable serve --register {function}={args.handler}"
-                f"{_store_option(args.store)}`"
+                else _serve_command(function, args.handler, args.store)
             )
             print(
                 f"\ndurable: stopped; {name} stays in {args.store}: {resumes} resumes it",
@@ -354,7 +353,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return 130
     if handler.not_durable:
         raise _not_durable(args.handler, handler.not_durable[0])
-    return _report(result, args.store, announced)
+    return _report(
+        result, args.store, _serve_command(function, args.handler, args.store), announced
+    )
+
+
+def _serve_command(function: str, spec: str, store: Path) -> str:
+    """The command that resumes an execution no process drives: `durable serve` picks up
+    a store's unfinished executions."""
+    return f"`durable serve --register {function}={spec}{_store_option(store)}`"
 
 
 _DURABLE_STATUSES = frozenset(("SUCCEEDED", "FAILED", "PENDING"))
@@ -417,20 +424,33 @@ def _say_how_to_answer(name: str | None, callback_id: str, store: Path) -> None:
     )
 
 
-def _report(result: ExecutionResult, store: Path, announced: Set[str] = frozenset()) -> int:
-    """The outcome line, the error with the user's frames, or the result on stdout; how to
-    answer each pending callback not ``announced`` already."""
+def _report(
+    result: ExecutionResult, store: Path, resumes: str, announced: Set[str] = frozenset()
+) -> int:
+    """The outcome line, the error with the user's frames, or the result on stdout. While
+    it still runs: how to answer each pending callback not ``announced`` already, or, with
+    none (a wait or retry not due yet), the command that resumes it (``resumes``)."""
     print(f"{result.status.value} after {result.invocations} invocation(s)", file=sys.stderr)
     if result.status is ExecutionStatus.RUNNING:
-        for op in result.operations:
-            details = op.callback_details
-            callback_id = details.callback_id if details else None
-            if callback_id and callback_id not in announced and not op.status.is_terminal:
-                _say_how_to_answer(op.name, callback_id, store)
-        print(
-            "durable: still waiting (--timeout); an answer sent later resumes it",
-            file=sys.stderr,
-        )
+        pending = [
+            (op.name, op.callback_details.callback_id)
+            for op in result.operations
+            if op.callback_details and op.callback_details.callback_id and not op.status.is_terminal
+        ]
+        for name, callback_id in pending:
+            if callback_id not in announced:
+                _say_how_to_answer(name, callback_id, store)
+        if pending:
+            print(
+                "durable: still waiting (--timeout); an answer sent later resumes it",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                "durable: still running at --timeout (a wait or retry is not due yet);"
+                f" {resumes} resumes it",
+                file=sys.stderr,
+            )
         return ExitCode.WAITING
     if result.error is not None:
         for line in _error_lines(result.error, result.operations):
@@ -626,7 +646,8 @@ def _answer_in_store(args: argparse.Namespace, payload: str, owned: SqliteStore)
     print(f"resuming {arn} with {handler_spec}", file=sys.stderr)
     with _service_logs():
         result = service.run_until_complete(arn)
-    return _report(result, args.store)
+    resumes = _serve_command(stored.function_name, handler_spec, args.store)
+    return _report(result, args.store, resumes)
 
 
 def _execution_of(service: LocalService, callback_id: str) -> str:
