@@ -323,6 +323,7 @@ def test_run_does_not_announce_its_embedded_server(
     err = capsys.readouterr().err
     assert "ExecutionSucceeded" in err
     assert "serving" not in err
+    assert len([line for line in err.splitlines() if line.startswith("started ")]) == 1
 
 
 def test_an_answer_in_the_store_shows_only_what_happens_now(

@@ -337,7 +337,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     announced: set[str] = set()  # the callbacks the run has said how to answer
     with server, _service_logs():
         arn = service.start(function, input_value, execution_name=name)
-        print(f"started {arn}", file=sys.stderr)
         try:
             result = _run_while_answerable(service, arn, args, announced)
         except KeyboardInterrupt:
