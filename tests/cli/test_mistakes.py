@@ -408,6 +408,54 @@ def test_serve_says_where_once_and_stops_quietly_on_ctrl_c(tmp_path: Path) -> No
     assert [line for line in err.splitlines() if "serving" in line] == [lines[-1].rstrip("\n")]
 
 
+APPROVED_THEN_SLOW = """
+import sys
+import time
+
+from durable_closure import run
+
+
+def slow(step):
+    print("the slow step runs", file=sys.stderr, flush=True)
+    time.sleep(60)
+
+
+def flow(event, ctx):
+    ctx.create_callback(name="approval").result()
+    return ctx.step(slow, name="slow")
+
+
+handler = run(flow)
+"""
+
+
+def test_ctrl_c_while_an_answer_resumes_the_execution(tmp_path: Path) -> None:
+    """The answer is recorded before the execution resumes in this process: Ctrl-C stops
+    the resumption, not the answer, and says what resumes it."""
+    flow = tmp_path / "slow_flow.py"
+    flow.write_text(APPROVED_THEN_SLOW)
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    run = _durable("run", f"{flow}:handler", "--timeout", "0", *store)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == ExitCode.WAITING
+    callback_id = re.findall(r"waiting for callback approval (\S+)", err)[0]
+    answer = _durable("callback", "succeed", callback_id, "--result", "1", *store)
+    try:
+        _read_until(answer, "the slow step runs")  # for 60 s
+        answer.send_signal(signal.SIGINT)
+        _, rest = answer.communicate(timeout=30)
+    finally:
+        answer.kill()
+        answer.wait(10)
+    assert answer.returncode == ExitCode.INTERRUPTED
+    assert "Traceback" not in rest
+    assert rest.strip().splitlines()[-1] == (
+        f"durable: stopped; the answer is recorded in {store[1]}:"
+        f" `durable serve --register slow_flow={flow}:handler {' '.join(store)}`"
+        " resumes the execution"
+    )
+
+
 def test_ctrl_c_during_a_run_says_what_resumes_it(flow: Path, tmp_path: Path) -> None:
     """Interrupted in a real-time wait, with no callback to answer: the line names the
     command that resumes it (`durable serve` picks up a store's unfinished executions)."""
@@ -422,7 +470,7 @@ def test_ctrl_c_during_a_run_says_what_resumes_it(flow: Path, tmp_path: Path) ->
     finally:
         run.kill()
         run.wait(10)
-    assert run.returncode == 130
+    assert run.returncode == ExitCode.INTERRUPTED
     assert "Traceback" not in rest
     last = rest.strip().splitlines()[-1]
     assert last.startswith(f"durable: stopped; r1 stays in {store}: ")

@@ -72,6 +72,7 @@ class ExitCode(IntEnum):
     FILE = 5  # a store or history file is missing or unreadable, or the store is in use
     NOT_FOUND = 6  # no such execution or callback
     SERVICE = 7  # the service refused, cannot be reached, or its port is taken
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it)
 
 
 _EXAMPLES = """examples:
@@ -349,7 +350,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f"\ndurable: stopped; {name} stays in {args.store}: {resumes} resumes it",
                 file=sys.stderr,
             )
-            return 130
+            return ExitCode.INTERRUPTED
     if handler.not_durable:
         raise _not_durable(args.handler, handler.not_durable[0])
     return _report(
@@ -643,9 +644,17 @@ def _answer_in_store(args: argparse.Namespace, payload: str, owned: SqliteStore)
         return ExitCode.OK
     service.register(stored.function_name, load_handler(handler_spec), spec=handler_spec)
     print(f"resuming {arn} with {handler_spec}", file=sys.stderr)
-    with _service_logs():
-        result = service.run_until_complete(arn)
     resumes = _serve_command(stored.function_name, handler_spec, args.store)
+    with _service_logs():
+        try:
+            result = service.run_until_complete(arn)
+        except KeyboardInterrupt:
+            print(
+                f"\ndurable: stopped; the answer is recorded in {args.store}: {resumes}"
+                " resumes the execution",
+                file=sys.stderr,
+            )
+            return ExitCode.INTERRUPTED
     return _report(result, args.store, resumes)
 
 
