@@ -86,6 +86,23 @@ def test_an_exception_of_the_users_module_keeps_its_traceback(
     assert "No module named 'missing_dependency_of_the_user'" in err
 
 
+def test_a_handler_class_instead_of_its_instance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow = tmp_path / "greeter.py"
+    flow.write_text(
+        "from durable_class import DurableHandler\n\n\n"
+        "class Greet(DurableHandler):\n"
+        "    def handle(self, event, ctx):\n"
+        "        return ctx.step(lambda _: 'hi', name='greet')\n\n\n"
+        "handler = Greet()\n"
+    )
+    store = ["--store", str(tmp_path / "s.sqlite3")]
+    says = re.escape("greeter.py:Greet is a class; name an instance of it (handler = Greet())")
+    _fails(capsys, ["run", f"{flow}:Greet", *store], ExitCode.HANDLER, says)
+    assert main(["run", f"{flow}:handler", *store]) == ExitCode.OK
+
+
 def test_a_module_that_exits_at_import_is_a_handler_that_cannot_be_loaded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

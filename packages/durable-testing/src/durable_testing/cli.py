@@ -133,6 +133,11 @@ def load_handler(spec: str) -> LambdaHandler:
     handler = getattr(module, attr, None)
     if not callable(handler):
         raise CommandError(f"durable: {target} has no callable {attr!r}", ExitCode.HANDLER)
+    if isinstance(handler, type):  # Lambda would call it to build an instance, each time
+        raise CommandError(
+            f"durable: {spec} is a class; name an instance of it (handler = {attr}())",
+            ExitCode.HANDLER,
+        )
     loaded: LambdaHandler = handler
     return loaded
 
