@@ -4,6 +4,7 @@ the exception: it is shown with its traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -296,6 +297,29 @@ def test_an_unreachable_endpoint(capsys: pytest.CaptureFixture[str]) -> None:
         port = probe.getsockname()[1]
     _fails(capsys, ["callback", "heartbeat", "abc", "--endpoint", f"http://127.0.0.1:{port}"],
            ExitCode.SERVICE, "cannot reach")  # fmt: skip
+
+
+def test_an_endpoint_that_is_no_url(capsys: pytest.CaptureFixture[str]) -> None:
+    for endpoint in ("localhost:8765", "ftp://x", "http://", "http://127.0.0.1:99999"):
+        _fails(capsys, ["callback", "heartbeat", "abc", "--endpoint", endpoint], ExitCode.USAGE,
+               f"--endpoint '{endpoint}' is not an http\\(s\\) URL")  # fmt: skip
+
+
+def test_an_endpoint_that_hangs_up(capsys: pytest.CaptureFixture[str]) -> None:
+    """It accepts each connection and closes it unanswered (boto3: ConnectionClosedError)."""
+    with socket.socket() as rude:
+        rude.bind(("127.0.0.1", 0))
+        rude.listen()
+
+        def hang_up() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    rude.accept()[0].close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        endpoint = f"http://127.0.0.1:{rude.getsockname()[1]}"
+        _fails(capsys, ["callback", "heartbeat", "abc", "--endpoint", endpoint], ExitCode.SERVICE,
+               f"cannot reach {endpoint}")  # fmt: skip
 
 
 def test_an_error_answer_of_the_service(flow: Path, capsys: pytest.CaptureFixture[str]) -> None:

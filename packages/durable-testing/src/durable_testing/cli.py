@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence, Set
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from durable_core import MemoryBackend, NonDeterministicExecutionError, use_backend
 from durable_core.backends.memory import ExecutionRecord, ServiceError
@@ -564,7 +565,9 @@ def _cmd_callback(args: argparse.Namespace) -> int:
     result = None if args.result is None else _json_argument(args.result, "--result")
     payload = json.dumps(result) if args.result is not None else "null"
     endpoint, store = args.endpoint, None
-    if endpoint is None:
+    if endpoint is not None:
+        _check_endpoint(endpoint)
+    else:
         endpoint, store = _callback_target(args.store)
     if endpoint is None:
         assert store is not None
@@ -579,12 +582,32 @@ def _cmd_callback(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _check_endpoint(endpoint: str) -> None:
+    """boto3 takes an endpoint it cannot use only to fail with a traceback-worthy error."""
+    try:
+        url = urlsplit(endpoint)
+        usable = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port out of range
+        usable = False
+    if not usable:
+        raise CommandError(
+            f"durable: --endpoint {endpoint!r} is not an http(s) URL with a host, like"
+            " http://127.0.0.1:8765",
+            ExitCode.USAGE,
+        )
+
+
 class _Unreachable(Exception):
     """Nothing answers at the endpoint."""
 
 
 def _send_to_endpoint(endpoint: str, args: argparse.Namespace, payload: str) -> None:
-    from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        HTTPClientError,
+        ParamValidationError,
+    )
 
     client = _client(endpoint, attempts=3 if args.endpoint else 1)
     try:
@@ -599,7 +622,7 @@ def _send_to_endpoint(endpoint: str, args: argparse.Namespace, payload: str) -> 
             )
         else:
             client.send_durable_execution_callback_heartbeat(CallbackId=args.callback_id)
-    except EndpointConnectionError:
+    except (EndpointConnectionError, HTTPClientError):  # refused, reset, or no answer in time
         raise _Unreachable from None
     except ParamValidationError as exc:  # boto3 checked the request against the API's shapes
         report = "; ".join(str(exc.kwargs.get("report", exc)).splitlines())
