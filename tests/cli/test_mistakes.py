@@ -497,6 +497,26 @@ def test_ctrl_c_while_an_answer_resumes_the_execution(tmp_path: Path) -> None:
     )
 
 
+def test_ctrl_c_while_the_handler_module_imports(tmp_path: Path) -> None:
+    """A moment no command handles itself: one line, no traceback, exit 130."""
+    slow = tmp_path / "slow_import.py"
+    slow.write_text(
+        "import sys\nimport time\n\n"
+        "print('importing', file=sys.stderr, flush=True)\ntime.sleep(60)\n"
+    )
+    serve = _durable("serve", "--port", "0", "--register", f"f={slow}:handler",
+                     "--store", str(tmp_path / "s.sqlite3"))  # fmt: skip
+    try:
+        _read_until(serve, "importing")
+        serve.send_signal(signal.SIGINT)
+        _, rest = serve.communicate(timeout=30)
+    finally:
+        serve.kill()
+        serve.wait(10)
+    assert serve.returncode == ExitCode.INTERRUPTED
+    assert rest.strip() == "durable: interrupted"
+
+
 def test_ctrl_c_during_a_run_says_what_resumes_it(flow: Path, tmp_path: Path) -> None:
     """Interrupted in a real-time wait, with no callback to answer: the line names the
     command that resumes it (`durable serve` picks up a store's unfinished executions)."""

@@ -1107,6 +1107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         refused = _service_refused(exc.code, exc.message)
         print(refused, file=sys.stderr)
         return refused.status
+    except KeyboardInterrupt:  # Ctrl-C at a moment no command handles itself
+        print("\ndurable: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     return status
 
 
