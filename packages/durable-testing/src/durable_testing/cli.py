@@ -103,11 +103,16 @@ _FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 class CommandError(Exception):
-    """A problem the user can fix; printed without a traceback, ``status`` is the exit code."""
+    """A problem the user can fix; printed without a traceback, ``status`` is the exit code.
+    ``details`` is the user's own traceback it follows, if any (printed already: a page
+    that shows the error shows it too)."""
 
-    def __init__(self, message: str, status: int = ExitCode.FAILED) -> None:
+    def __init__(
+        self, message: str, status: int = ExitCode.FAILED, details: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.details = details
 
 
 # -- loading handlers -------------------------------------------------------------
@@ -127,9 +132,10 @@ def load_handler(spec: str) -> LambdaHandler:
     except CommandError:
         raise
     except (Exception, SystemExit):  # sys.exit() at import too: not the command's own status
-        traceback.print_exc()
+        details = traceback.format_exc()
+        print(details, end="", file=sys.stderr)
         raise CommandError(
-            f"durable: importing {target} raised (above)", ExitCode.HANDLER
+            f"durable: importing {target} raised (above)", ExitCode.HANDLER, details
         ) from None
     handler = getattr(module, attr, None)
     if not callable(handler):
