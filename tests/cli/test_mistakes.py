@@ -409,6 +409,20 @@ def test_a_real_time_run_out_of_time_with_no_callback_says_what_resumes_it(
     )
 
 
+def test_an_unnamed_callback_is_announced_by_its_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow = tmp_path / "unnamed.py"
+    flow.write_text(
+        "from durable_closure import run\n\n"
+        "handler = run(lambda event, ctx: ctx.create_callback().result())\n"
+    )
+    argv = ["run", f"{flow}:handler", "--timeout", "0", "--store", str(tmp_path / "s")]
+    assert main(argv) == ExitCode.WAITING
+    waiting = re.findall(r"waiting for callback.*", capsys.readouterr().err)
+    assert len(waiting) == 1 and re.fullmatch(r"waiting for callback [A-Za-z0-9+/]+=*", waiting[0])
+
+
 def _durable(*argv: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "durable_testing.cli", *argv]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

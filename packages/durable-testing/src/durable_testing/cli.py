@@ -429,7 +429,7 @@ def _run_while_answerable(
 def _say_how_to_answer(name: str | None, callback_id: str, store: Path) -> None:
     command = f"{_durable_command()} callback succeed {callback_id}"
     print(
-        f"waiting for callback {name or ''} {callback_id}\n"
+        f"waiting for callback {f'{name} ' if name else ''}{callback_id}\n"
         f"  answer it from another terminal: {command} --result JSON{_store_option(store)}",
         file=sys.stderr,
         flush=True,
