@@ -253,6 +253,18 @@ def test_a_port_in_use(flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture
                ExitCode.SERVICE, f"port {port} on 127.0.0.1 is in use")  # fmt: skip
 
 
+def test_two_outputs_for_one_history(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--json (the events only) is an output of its own: with --format one would be lost."""
+    with pytest.raises(SystemExit) as usage:  # argparse's own way: its usage, then the error
+        main(["history", "x", "--format", "tree", "--json", "--store", str(tmp_path / "s")])
+    assert usage.value.code == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (
+        err.strip().splitlines()[-1].endswith("argument --json: not allowed with argument --format")
+    )
+
+
 def test_a_budget_of_no_payloads(
     flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1027,14 +1027,15 @@ def _parser() -> argparse.ArgumentParser:
         "durable history o-1-run --format tree",
     )
     history.add_argument("arn", help="DurableExecutionArn, its last part, or the execution name")
-    history.add_argument(
+    output = history.add_mutually_exclusive_group()  # one output: --json is a format too
+    output.add_argument(
         "--format",
         choices=("table", "tree", "json", "mermaid", "html"),
         default="table",
         help="table of events (default), operation tree, JSON (for `durable replay`),"
         " or a graph: Markdown with mermaid diagrams, or a self-contained HTML page",
     )
-    history.add_argument("--json", action="store_true", help="only the events, as JSON")
+    output.add_argument("--json", action="store_true", help="only the events, as JSON")
     store_option(history)
     history.set_defaults(func=_cmd_history)
 
