@@ -166,6 +166,21 @@ def test_a_registration_without_a_function_name(
             _fails(capsys, argv, ExitCode.USAGE, f"--register '{name}' is not a function name")
 
 
+def test_an_option_of_another_callback_outcome(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It would be dropped: a failure sent without the --result the user meant, or the
+    reverse."""
+    store = ["--store", str(tmp_path / "missing.sqlite3")]  # refused before the store is read
+    for argv, option, outcome in (
+        (["fail", "abc", "--result", "1"], "--result", "succeed"),
+        (["succeed", "abc", "--error-type", "Declined"], "--error-type", "fail"),
+        (["heartbeat", "abc", "--error-message", "no"], "--error-message", "fail"),
+    ):
+        _fails(capsys, ["callback", *argv, *store], ExitCode.USAGE,
+               f"{option} goes with `callback {outcome}`, not `callback {argv[0]}`")  # fmt: skip
+
+
 # -- stores and files -------------------------------------------------------------------
 
 

@@ -568,6 +568,16 @@ def format_operation_tree(operations: Sequence[Operation]) -> str:
 
 
 def _cmd_callback(args: argparse.Namespace) -> int:
+    for option, value, outcome in (
+        ("--result", args.result, "succeed"),
+        ("--error-type", args.error_type, "fail"),
+        ("--error-message", args.error_message, "fail"),
+    ):
+        if value is not None and args.outcome != outcome:  # it would be dropped unsent
+            raise CommandError(
+                f"durable: {option} goes with `callback {outcome}`, not `callback {args.outcome}`",
+                ExitCode.USAGE,
+            )
     result = None if args.result is None else _json_argument(args.result, "--result")
     payload = json.dumps(result) if args.result is not None else "null"
     endpoint, store = args.endpoint, None
