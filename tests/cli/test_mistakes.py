@@ -152,7 +152,7 @@ def test_bad_json_and_bad_names(
            ExitCode.USAGE, "already holds an execution named")  # fmt: skip
 
 
-def test_a_registration_without_a_function_name(
+def test_a_registration_without_a_function_name_or_twice(
     flow: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A Lambda function name is 1 to 64 letters, digits, '-' or '_' (the FunctionName
@@ -164,6 +164,9 @@ def test_a_registration_without_a_function_name(
         for name in ("", "my flow", "x" * 65):
             argv = [*serve, "--register", f"{name}={flow}:handler", "--store", str(tmp_path / "s")]
             _fails(capsys, argv, ExitCode.USAGE, f"--register '{name}' is not a function name")
+        twice = ["--register", f"f={flow}:handler", "--register", f"f={flow}:approval_handler"]
+        says = re.escape(f"--register 'f' twice ({flow}:handler and {flow}:approval_handler)")
+        _fails(capsys, [*serve, *twice, "--store", str(tmp_path / "s")], ExitCode.USAGE, says)
 
 
 def test_an_option_of_another_callback_outcome(

@@ -746,6 +746,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 " digits, '-' or '_'",
                 ExitCode.USAGE,
             )
+        if name in specs:
+            raise CommandError(
+                f"durable: --register {name!r} twice ({specs[name]} and {spec}): one handler"
+                " per function name",
+                ExitCode.USAGE,
+            )
         service.register(name, load_handler(spec), spec=spec)
         specs[name] = spec
     server = _api_server(service, args.host, args.port, drive=True)
