@@ -91,7 +91,7 @@ exit codes:
   2 bad argument, JSON or --name  3 still waiting at --timeout (for a callback, or in real time)
   4 cannot load the handler, or it is not durable
   5 store or history file missing, unreadable or in use  6 no such execution or callback
-  7 the service refused or cannot be reached (or the port is in use)
+  7 the service refused or cannot be reached (or the port is in use)  130 Ctrl-C
 """
 
 _MAX_PORT = 65535
