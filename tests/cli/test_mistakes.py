@@ -72,6 +72,24 @@ def test_a_handler_that_is_not_durable(tmp_path: Path, capsys: pytest.CaptureFix
     assert "{'hello': 'world'}, not {'Status': ...}; wrap the function" in last
 
 
+def test_a_handler_file_imports_the_modules_beside_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As on Lambda, where the function's code root is on sys.path: `durable run
+    src/app.py:handler` with the module it imports next to it."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "pricing_beside_app.py").write_text("def total(items):\n    return sum(items)\n")
+    (src / "app.py").write_text(
+        "from durable_closure import run\n"
+        "from pricing_beside_app import total\n\n"
+        "handler = run(lambda event, ctx: ctx.step(lambda _: total(event), name='total'))\n"
+    )
+    argv = ["run", f"{src}/app.py:handler", "--input", "[1, 2]", "--store", str(tmp_path / "s")]
+    assert main(argv) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out) == 3
+
+
 def test_an_exception_of_the_users_module_keeps_its_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

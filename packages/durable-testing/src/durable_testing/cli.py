@@ -155,6 +155,11 @@ def _import(target: str) -> Any:
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         if module_spec is None or module_spec.loader is None or not path.is_file():
             raise CommandError(f"durable: no Python file at {path}", ExitCode.HANDLER)
+        # Its folder is the function's code root, as Lambda's task root is on sys.path:
+        # the modules beside it import as they will on Lambda.
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[path.stem] = module
         module_spec.loader.exec_module(module)
