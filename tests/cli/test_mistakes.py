@@ -314,8 +314,10 @@ def test_a_budget_of_no_payloads(
 
 def test_serving_beyond_loopback_warns_once(tmp_path: Path) -> None:
     """The server warns (a log record and a Python warning, for library users); the command
-    shows it once. 192.0.2.1 (TEST-NET-1, RFC 5737) is no address of this machine."""
-    serve = _durable("serve", "--host", "192.0.2.1", "--port", "0", "--store", str(tmp_path / "s"))
+    shows it once. A name under .invalid (RFC 2606) never resolves: it cannot listen."""
+    serve = _durable(
+        "serve", "--host", "durable.invalid", "--port", "0", "--store", str(tmp_path / "s")
+    )
     try:
         _, err = serve.communicate(timeout=30)
     finally:
@@ -323,7 +325,7 @@ def test_serving_beyond_loopback_warns_once(tmp_path: Path) -> None:
         serve.wait(10)
     assert serve.returncode == ExitCode.SERVICE
     assert len(re.findall("which is not a loopback address", err)) == 1
-    assert err.strip().splitlines()[-1].startswith("durable: cannot listen on 192.0.2.1:0")
+    assert err.strip().splitlines()[-1].startswith("durable: cannot listen on durable.invalid:0")
 
 
 def test_a_port_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -557,6 +559,21 @@ def test_ctrl_c_while_an_answer_resumes_the_execution(tmp_path: Path) -> None:
         f" `durable serve --register slow_flow={flow}:handler {' '.join(store)}`"
         " resumes the execution"
     )
+
+
+def test_serve_on_every_address_shows_a_console_url_that_answers(tmp_path: Path) -> None:
+    """The console answers loopback clients naming a loopback host: http://0.0.0.0:PORT/
+    is refused (403), http://127.0.0.1:PORT/ is the way in."""
+    serve = _durable("serve", "--host", "0.0.0.0", "--port", "0", "--store", str(tmp_path / "s"))
+    try:
+        line = _read_until(serve, "serving on")[-1]
+        console = re.findall(r"console at (\S+)", line)
+        assert console and console[0].startswith("http://127.0.0.1:"), line
+        with urllib.request.urlopen(console[0], timeout=10) as page:
+            assert page.status == 200
+    finally:
+        serve.kill()
+        serve.wait(10)
 
 
 def test_ctrl_c_while_the_handler_module_imports(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import datetime as dt
 import errno
 import importlib
 import importlib.util
+import ipaddress
 import json
 import logging
 import re
@@ -767,13 +768,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # once.
     with server, _service_logs(), contextlib.suppress(KeyboardInterrupt):
         print(
-            f"durable: serving on {server.endpoint_url}, console at {server.endpoint_url}/"
+            f"durable: serving on {server.endpoint_url}, {_console_at(server.endpoint_url)}"
             " (Ctrl-C to stop)",
             file=sys.stderr,
             flush=True,
         )
         threading.Event().wait()  # until Ctrl-C
     return ExitCode.OK
+
+
+def _console_at(endpoint_url: str) -> str:
+    """Where the console answers: it serves loopback clients naming a loopback host only,
+    so a server on every address (0.0.0.0) shows it at 127.0.0.1, one on another address
+    nowhere."""
+    url = urlsplit(endpoint_url)
+    host = url.hostname or ""
+    if host == "0.0.0.0":
+        return f"console at http://127.0.0.1:{url.port}/"
+    if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+        return f"console at {endpoint_url}/"
+    return f"no console (it answers on a loopback address only; --host {host} is not one)"
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
