@@ -785,8 +785,9 @@ def _console_at(endpoint_url: str) -> str:
     host = url.hostname or ""
     if host == "0.0.0.0":
         return f"console at http://127.0.0.1:{url.port}/"
-    if host == "localhost" or ipaddress.ip_address(host).is_loopback:
-        return f"console at {endpoint_url}/"
+    with contextlib.suppress(ValueError):  # the bound address: an IP, but never a traceback
+        if ipaddress.ip_address(host).is_loopback:
+            return f"console at {endpoint_url}/"
     return f"no console (it answers on a loopback address only; --host {host} is not one)"
 
 
