@@ -16,6 +16,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ import pytest
 from durable_closure import run
 from durable_core import DurableContext, RetryPolicy, StepConfig
 from durable_testing import LocalService
+from durable_testing.cli import load_handler
 from durable_testing.clock import VirtualClock
 from durable_testing.console import TOKEN_HEADER
 from durable_testing.console.pages import PAGE_SIZE
@@ -290,6 +292,24 @@ def test_stop_and_replay_go_through_the_service_and_the_cli_replay(
     again = _act(server, "stop", {"DurableExecutionArn": arn})
     assert again[0] == 400
     assert again[1]["message"].startswith("InvalidParameterValueException")
+
+
+def test_replay_against_code_that_no_longer_imports_shows_its_traceback(
+    server: LambdaApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The page has no terminal "above" it: the report carries the user's traceback."""
+    arn = server.service.start("approval", {}, execution_name="r-2")
+    _waiting(server, arn)
+    broken = tmp_path / "flow_being_edited.py"
+    broken.write_text("def handler(event, ctx:\n")
+    server.console.current_code = lambda name: load_handler(f"{broken}:handler")
+
+    status, answer = _act(server, "replay", {"DurableExecutionArn": arn})
+    assert status == 200 and answer["divergence"] is None
+    assert answer["report"].startswith("Traceback (most recent call last):")
+    assert f'File "{broken}", line 1' in answer["report"]
+    assert answer["report"].endswith(f"durable: importing {broken} raised (above)")
+    assert "SyntaxError" in capsys.readouterr().err  # and in the terminal of `durable serve`
 
 
 def _stopped_answer(server: LambdaApiServer, arn: str) -> dict[str, Any]:

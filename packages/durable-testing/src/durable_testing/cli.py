@@ -15,19 +15,23 @@ import datetime as dt
 import errno
 import importlib
 import importlib.util
+import ipaddress
 import json
 import logging
 import re
 import shutil
 import sqlite3
 import sys
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence, Set
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from durable_core import MemoryBackend, NonDeterministicExecutionError, use_backend
 from durable_core.backends.memory import ExecutionRecord, ServiceError
@@ -65,11 +69,12 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # the execution failed, a replay diverged, lint found problems
     USAGE = 2  # a bad argument, JSON text or execution name (argparse's own code too)
-    WAITING = 3  # the execution still waits for a callback answer
-    HANDLER = 4  # the handler cannot be loaded
+    WAITING = 3  # the execution still waits (a callback answer, or a real-time wait) at --timeout
+    HANDLER = 4  # the handler cannot be loaded, or is not a durable handler
     FILE = 5  # a store or history file is missing or unreadable, or the store is in use
     NOT_FOUND = 6  # no such execution or callback
     SERVICE = 7  # the service refused, cannot be reached, or its port is taken
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it)
 
 
 _EXAMPLES = """examples:
@@ -84,21 +89,31 @@ _EXAMPLES = """examples:
 
 exit codes:
   0 done  1 the execution failed (or a replay diverged, lint found problems)
-  2 bad argument, JSON or --name  3 still waiting for a callback  4 cannot load the handler
+  2 bad argument, JSON or --name  3 still waiting at --timeout (for a callback, or in real time)
+  4 cannot load the handler, or it is not durable
   5 store or history file missing, unreadable or in use  6 no such execution or callback
-  7 the service refused or cannot be reached (or the port is in use)
+  7 the service refused or cannot be reached (or the port is in use)  130 Ctrl-C
 """
 
-# boto3's service model: the DurableExecutionName shape.
+_MAX_PORT = 65535
+
+# boto3's service model: the DurableExecutionName shape, and a Lambda function's name (the
+# FunctionName shape also takes ARNs; the service runs functions registered by name).
 _EXECUTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 class CommandError(Exception):
-    """A problem the user can fix; printed without a traceback, ``status`` is the exit code."""
+    """A problem the user can fix; printed without a traceback, ``status`` is the exit code.
+    ``details`` is the user's own traceback it follows, if any (printed already: a page
+    that shows the error shows it too)."""
 
-    def __init__(self, message: str, status: int = ExitCode.FAILED) -> None:
+    def __init__(
+        self, message: str, status: int = ExitCode.FAILED, details: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.details = details
 
 
 # -- loading handlers -------------------------------------------------------------
@@ -117,14 +132,20 @@ def load_handler(spec: str) -> LambdaHandler:
         module = _import(target)
     except CommandError:
         raise
-    except Exception:
-        traceback.print_exc()
+    except (Exception, SystemExit):  # sys.exit() at import too: not the command's own status
+        details = traceback.format_exc()
+        print(details, end="", file=sys.stderr)
         raise CommandError(
-            f"durable: importing {target} raised (above)", ExitCode.HANDLER
+            f"durable: importing {target} raised (above)", ExitCode.HANDLER, details
         ) from None
     handler = getattr(module, attr, None)
     if not callable(handler):
         raise CommandError(f"durable: {target} has no callable {attr!r}", ExitCode.HANDLER)
+    if isinstance(handler, type):  # Lambda would call it to build an instance, each time
+        raise CommandError(
+            f"durable: {spec} is a class; name an instance of it (handler = {attr}())",
+            ExitCode.HANDLER,
+        )
     loaded: LambdaHandler = handler
     return loaded
 
@@ -135,6 +156,11 @@ def _import(target: str) -> Any:
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         if module_spec is None or module_spec.loader is None or not path.is_file():
             raise CommandError(f"durable: no Python file at {path}", ExitCode.HANDLER)
+        # Its folder is the function's code root, as Lambda's task root is on sys.path:
+        # the modules beside it import as they will on Lambda.
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[path.stem] = module
         module_spec.loader.exec_module(module)
@@ -187,6 +213,7 @@ def _open_store(path: Path, *, must_exist: bool, read_only: bool = False) -> Sql
             f"durable: no store at {path} (durable run creates one; --store names another)",
             ExitCode.FILE,
         )
+    _refuse_a_folder(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteStore(path, read_only=read_only)
@@ -194,6 +221,17 @@ def _open_store(path: Path, *, must_exist: bool, read_only: bool = False) -> Sql
         raise CommandError(f"durable: {exc}", ExitCode.FILE) from None
     except (OSError, sqlite3.Error) as exc:
         raise CommandError(f"durable: {path} is not a usable store: {exc}", ExitCode.FILE) from None
+
+
+def _refuse_a_folder(path: Path) -> None:
+    """``--store`` names the store's file; SQLite's own word for a folder there is a
+    misleading "unable to open database file" or "disk I/O error"."""
+    if path.is_dir():
+        raise CommandError(
+            f"durable: {path} is a folder; --store names the store's file"
+            f" (e.g. {path / DEFAULT_STORE.name})",
+            ExitCode.FILE,
+        )
 
 
 def _store_option(path: Path) -> str:
@@ -215,10 +253,16 @@ class _ProgressStore:
         self._shown[execution.arn] = len(execution.events)
 
     def load(self, arn: str) -> StoredExecution | None:
-        return self.inner.load(arn)
+        execution = self.inner.load(arn)
+        if execution is not None:  # what an earlier process recorded is not news
+            self._shown.setdefault(arn, len(execution.events))
+        return execution
 
     def list_executions(self, *, unfinished_only: bool = False) -> list[StoredExecution]:
-        return self.inner.list_executions(unfinished_only=unfinished_only)
+        executions = self.inner.list_executions(unfinished_only=unfinished_only)
+        for execution in executions:
+            self._shown.setdefault(execution.arn, len(execution.events))
+        return executions
 
     def summaries(self, function_name: str | None = None) -> list[ExecutionSummary]:
         return self.inner.summaries(function_name)
@@ -249,7 +293,9 @@ def _api_server(service: LocalService, host: str, port: int, *, drive: bool) -> 
     from durable_testing.http import LambdaApiServer
 
     try:
-        return LambdaApiServer(service, host, port, drive=drive)
+        with warnings.catch_warnings():  # its warning is logged too: shown once is enough
+            warnings.simplefilter("ignore", UserWarning)
+            return LambdaApiServer(service, host, port, drive=drive)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             problem = f"port {port} on {host} is in use: pick another --port (0 picks a free one)"
@@ -264,6 +310,7 @@ def _callback_target(path: Path) -> tuple[str | None, SqliteStore | None]:
     into the store itself when no process owns it."""
     if not path.exists():
         raise CommandError(f"durable: no store at {path}", ExitCode.FILE)
+    _refuse_a_folder(path)
     try:
         return None, SqliteStore(path)
     except StoreInUseError as exc:
@@ -300,32 +347,78 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     clock: Clock = RealClock() if args.real_time else VirtualClock()
     service = LocalService(store=_ProgressStore(inner), clock=clock)
-    service.register(function, load_handler(args.handler), spec=args.handler)
+    handler = _AnswerWatch(load_handler(args.handler))
+    service.register(function, handler, spec=args.handler)
     server = _api_server(service, "127.0.0.1", 0, drive=False)
     inner.advertise(server.endpoint_url)  # `durable callback --store` answers through it
-    with _service_logs(), server:
+    # The server starts before the service's lines are shown: its "serving on" line is
+    # `durable serve`'s news, noise for a run.
+    announced: set[str] = set()  # the callbacks the run has said how to answer
+    with server, _service_logs():
         arn = service.start(function, input_value, execution_name=name)
-        print(f"started {arn}", file=sys.stderr)
         try:
-            result = _run_while_answerable(service, arn, args)
+            result = _run_while_answerable(service, arn, args, announced)
         except KeyboardInterrupt:
+            resumes = (
+                "an answer to its callback (`durable callback`)"
+                if service.callbacks(arn)
+                else _serve_command(function, args.handler, args.store)
+            )
             print(
-                f"\ndurable: stopped; {name} stays in {args.store}: an answer to its callback"
-                " (`durable callback`) resumes it",
+                f"\ndurable: stopped; {name} stays in {args.store}: {resumes} resumes it",
                 file=sys.stderr,
             )
-            return 130
-    return _report(result, args.store)
+            return ExitCode.INTERRUPTED
+    if handler.not_durable:
+        raise _not_durable(args.handler, handler.not_durable[0])
+    return _report(
+        result, args.store, _serve_command(function, args.handler, args.store), announced
+    )
+
+
+def _serve_command(function: str, spec: str, store: Path) -> str:
+    """The command that resumes an execution no process drives: `durable serve` picks up
+    a store's unfinished executions."""
+    return f"`durable serve --register {function}={spec}{_store_option(store)}`"
+
+
+_DURABLE_STATUSES = frozenset(("SUCCEEDED", "FAILED", "PENDING"))
+
+
+def _not_durable(handler: str, answer: Any) -> CommandError:
+    shown = repr(answer)
+    return CommandError(
+        f"durable: {handler} is not a durable handler: it returned"
+        f" {shown[:80]}{'...' if len(shown) > 80 else ''}, not {{'Status': ...}};"
+        " wrap the function: durable_closure.run(fn), @durable_execution, a"
+        " DurableHandler subclass's instance or DurableBuilder(fn).build()",
+        ExitCode.HANDLER,
+    )
+
+
+class _AnswerWatch:
+    """The loaded handler, watched for answers that are not a durable handler's
+    (``{"Status": SUCCEEDED|FAILED|PENDING, ...}``): pointing ``durable run`` at a plain
+    function is a handler mistake, not a failure of the execution."""
+
+    def __init__(self, handler: LambdaHandler) -> None:
+        self.handler = handler
+        self.not_durable: list[Any] = []
+
+    def __call__(self, event: Any, lambda_context: Any) -> dict[str, Any]:
+        response = self.handler(event, lambda_context)
+        if not (isinstance(response, dict) and response.get("Status") in _DURABLE_STATUSES):
+            self.not_durable.append(response)
+        return response
 
 
 def _run_while_answerable(
-    service: LocalService, arn: str, args: argparse.Namespace
+    service: LocalService, arn: str, args: argparse.Namespace, announced: set[str]
 ) -> ExecutionResult:
     """Drive the execution; while it waits for callbacks, say how to answer each and keep
     waiting (answers arrive through this process's endpoint) until it ends or ``--timeout``
     wall-clock seconds pass."""
     deadline = time.monotonic() + args.timeout
-    announced: set[str] = set()
     while True:
         with contextlib.suppress(TimeoutError):  # a real-time wait: look for answers
             service.run_until_complete(arn, timeout=0.5, time_out_callbacks=args.time_out_callbacks)
@@ -342,25 +435,40 @@ def _run_while_answerable(
 def _say_how_to_answer(name: str | None, callback_id: str, store: Path) -> None:
     command = f"{_durable_command()} callback succeed {callback_id}"
     print(
-        f"waiting for callback {name or ''} {callback_id}\n"
+        f"waiting for callback {f'{name} ' if name else ''}{callback_id}\n"
         f"  answer it from another terminal: {command} --result JSON{_store_option(store)}",
         file=sys.stderr,
         flush=True,
     )
 
 
-def _report(result: ExecutionResult, store: Path) -> int:
-    """The outcome line, the error with the user's frames, or the result on stdout."""
+def _report(
+    result: ExecutionResult, store: Path, resumes: str, announced: Set[str] = frozenset()
+) -> int:
+    """The outcome line, the error with the user's frames, or the result on stdout. While
+    it still runs: how to answer each pending callback not ``announced`` already, or, with
+    none (a wait or retry not due yet), the command that resumes it (``resumes``)."""
     print(f"{result.status.value} after {result.invocations} invocation(s)", file=sys.stderr)
     if result.status is ExecutionStatus.RUNNING:
-        for op in result.operations:
-            details = op.callback_details
-            if details and details.callback_id and not op.status.is_terminal:
-                _say_how_to_answer(op.name, details.callback_id, store)
-        print(
-            "durable: still waiting (--timeout); an answer sent later resumes it",
-            file=sys.stderr,
-        )
+        pending = [
+            (op.name, op.callback_details.callback_id)
+            for op in result.operations
+            if op.callback_details and op.callback_details.callback_id and not op.status.is_terminal
+        ]
+        for name, callback_id in pending:
+            if callback_id not in announced:
+                _say_how_to_answer(name, callback_id, store)
+        if pending:
+            print(
+                "durable: still waiting (--timeout); an answer sent later resumes it",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                "durable: still running at --timeout (a wait or retry is not due yet);"
+                f" {resumes} resumes it",
+                file=sys.stderr,
+            )
         return ExitCode.WAITING
     if result.error is not None:
         for line in _error_lines(result.error, result.operations):
@@ -466,10 +574,22 @@ def format_operation_tree(operations: Sequence[Operation]) -> str:
 
 
 def _cmd_callback(args: argparse.Namespace) -> int:
+    for option, value, outcome in (
+        ("--result", args.result, "succeed"),
+        ("--error-type", args.error_type, "fail"),
+        ("--error-message", args.error_message, "fail"),
+    ):
+        if value is not None and args.outcome != outcome:  # it would be dropped unsent
+            raise CommandError(
+                f"durable: {option} goes with `callback {outcome}`, not `callback {args.outcome}`",
+                ExitCode.USAGE,
+            )
     result = None if args.result is None else _json_argument(args.result, "--result")
     payload = json.dumps(result) if args.result is not None else "null"
     endpoint, store = args.endpoint, None
-    if endpoint is None:
+    if endpoint is not None:
+        _check_endpoint(endpoint)
+    else:
         endpoint, store = _callback_target(args.store)
     if endpoint is None:
         assert store is not None
@@ -484,12 +604,32 @@ def _cmd_callback(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _check_endpoint(endpoint: str) -> None:
+    """boto3 takes an endpoint it cannot use only to fail with a traceback-worthy error."""
+    try:
+        url = urlsplit(endpoint)
+        usable = url.scheme in ("http", "https") and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port out of range
+        usable = False
+    if not usable:
+        raise CommandError(
+            f"durable: --endpoint {endpoint!r} is not an http(s) URL with a host, like"
+            " http://127.0.0.1:8765",
+            ExitCode.USAGE,
+        )
+
+
 class _Unreachable(Exception):
     """Nothing answers at the endpoint."""
 
 
 def _send_to_endpoint(endpoint: str, args: argparse.Namespace, payload: str) -> None:
-    from botocore.exceptions import ClientError, EndpointConnectionError
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        HTTPClientError,
+        ParamValidationError,
+    )
 
     client = _client(endpoint, attempts=3 if args.endpoint else 1)
     try:
@@ -504,8 +644,11 @@ def _send_to_endpoint(endpoint: str, args: argparse.Namespace, payload: str) -> 
             )
         else:
             client.send_durable_execution_callback_heartbeat(CallbackId=args.callback_id)
-    except EndpointConnectionError:
+    except (EndpointConnectionError, HTTPClientError):  # refused, reset, or no answer in time
         raise _Unreachable from None
+    except ParamValidationError as exc:  # boto3 checked the request against the API's shapes
+        report = "; ".join(str(exc.kwargs.get("report", exc)).splitlines())
+        raise CommandError(f"durable: not sent: {report}", ExitCode.USAGE) from None
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "ServiceException"))
         message = str(exc.response.get("Error", {}).get("Message", exc))
@@ -551,9 +694,18 @@ def _answer_in_store(args: argparse.Namespace, payload: str, owned: SqliteStore)
         return ExitCode.OK
     service.register(stored.function_name, load_handler(handler_spec), spec=handler_spec)
     print(f"resuming {arn} with {handler_spec}", file=sys.stderr)
+    resumes = _serve_command(stored.function_name, handler_spec, args.store)
     with _service_logs():
-        result = service.run_until_complete(arn)
-    return _report(result, args.store)
+        try:
+            result = service.run_until_complete(arn)
+        except KeyboardInterrupt:
+            print(
+                f"\ndurable: stopped; the answer is recorded in {args.store}: {resumes}"
+                " resumes the execution",
+                file=sys.stderr,
+            )
+            return ExitCode.INTERRUPTED
+    return _report(result, args.store, resumes)
 
 
 def _execution_of(service: LocalService, callback_id: str) -> str:
@@ -578,6 +730,11 @@ def _client(endpoint: str, attempts: int = 3) -> Any:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= _MAX_PORT:
+        raise CommandError(
+            f"durable: --port {args.port} is not a port: 0 to {_MAX_PORT} (0 picks a free one)",
+            ExitCode.USAGE,
+        )
     clock: Clock = RealClock() if args.real_time else VirtualClock()
     store = _open_store(args.store, must_exist=False)
     service = LocalService(store=store, clock=clock, keep_finished=False)
@@ -589,20 +746,49 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 f"durable: --register wants NAME=MODULE:HANDLER, not {registration!r}",
                 ExitCode.USAGE,
             )
+        if not _FUNCTION_NAME.fullmatch(name):
+            raise CommandError(
+                f"durable: --register {name!r} is not a function name: 1 to 64 letters,"
+                " digits, '-' or '_'",
+                ExitCode.USAGE,
+            )
+        if name in specs:
+            raise CommandError(
+                f"durable: --register {name!r} twice ({specs[name]} and {spec}): one handler"
+                " per function name",
+                ExitCode.USAGE,
+            )
         service.register(name, load_handler(spec), spec=spec)
         specs[name] = spec
     server = _api_server(service, args.host, args.port, drive=True)
     store.advertise(server.endpoint_url)
     # The console's replay runs the code as it is now on disk, not as it was at start.
     server.console.current_code = lambda name: load_handler(specs[name]) if name in specs else None
-    print(
-        f"durable: serving on {server.endpoint_url}, console at {server.endpoint_url}/"
-        " (Ctrl-C to stop)",
-        file=sys.stderr,
-    )
-    with _service_logs(), contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    # Started before the service's lines are shown: the line below says where it serves,
+    # once.
+    with server, _service_logs(), contextlib.suppress(KeyboardInterrupt):
+        print(
+            f"durable: serving on {server.endpoint_url}, {_console_at(server.endpoint_url)}"
+            " (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        threading.Event().wait()  # until Ctrl-C
     return ExitCode.OK
+
+
+def _console_at(endpoint_url: str) -> str:
+    """Where the console answers: it serves loopback clients naming a loopback host only,
+    so a server on every address (0.0.0.0) shows it at 127.0.0.1, one on another address
+    nowhere."""
+    url = urlsplit(endpoint_url)
+    host = url.hostname or ""
+    if host == "0.0.0.0":
+        return f"console at http://127.0.0.1:{url.port}/"
+    with contextlib.suppress(ValueError):  # the bound address: an IP, but never a traceback
+        if ipaddress.ip_address(host).is_loopback:
+            return f"console at {endpoint_url}/"
+    return f"no console (it answers on a loopback address only; --host {host} is not one)"
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
@@ -618,7 +804,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(f"durable: {path} is not JSON ({exc})", ExitCode.FILE) from None
     saved = _saved_history(document, path)
-    outcome = replay(load_handler(args.handler), saved.operations, saved.outcome)
+    handler = load_handler(args.handler)
+    outcome = replay(handler, saved.operations, saved.outcome, handler_name=args.handler)
     print(outcome.report)
     return ExitCode.OK if outcome.divergence is None else ExitCode.FAILED
 
@@ -647,7 +834,11 @@ class SavedOutcome:
 
 
 def replay(
-    handler: LambdaHandler, operations: list[Operation], saved: SavedOutcome | None = None
+    handler: LambdaHandler,
+    operations: list[Operation],
+    saved: SavedOutcome | None = None,
+    *,
+    handler_name: str = "the handler",
 ) -> ReplayOutcome:
     """Re-run ``handler`` against a saved checkpoint log on a ``MemoryBackend``.
 
@@ -656,6 +847,8 @@ def replay(
     body of a new at-least-once step may still run once before its result is refused).
     When the saved execution had ended, the code must end the same way (status, result
     or error type) without going past the log: a history of another handler fails here.
+    A handler that does not answer as a durable one is a ``CommandError`` naming
+    ``handler_name``.
     """
     saved = saved or SavedOutcome()
     recorded = {op.id: op for op in operations}
@@ -671,6 +864,8 @@ def replay(
             message = f"the saved execution ended {saved.status}, but {exc}"
             return ReplayOutcome(f"divergence: {message}", divergence=message)
         return ReplayOutcome(f"no divergence in {len(recorded)} recorded operations; {exc}")
+    if not isinstance(response, dict) or response.get("Status") not in _DURABLE_STATUSES:
+        raise _not_durable(handler_name, response)
     error = response.get("Error") or {}
     if error.get("ErrorType") == _NON_DETERMINISTIC:
         message = str(error.get("ErrorMessage"))
@@ -785,6 +980,10 @@ def _saved_history(document: Any, path: Path) -> _SavedHistory:
 def _cmd_budget(args: argparse.Namespace) -> int:
     from durable_testing.budget import format_budget_report
 
+    if args.top < 1:
+        raise CommandError(
+            f"durable: --top {args.top} lists nothing: give 1 or more", ExitCode.USAGE
+        )
     execution = _find(_open_store(args.store, must_exist=True, read_only=True), args.arn)
     print(format_budget_report(execution.operations, top=args.top))
     return ExitCode.OK
@@ -864,14 +1063,15 @@ def _parser() -> argparse.ArgumentParser:
         "durable history o-1-run --format tree",
     )
     history.add_argument("arn", help="DurableExecutionArn, its last part, or the execution name")
-    history.add_argument(
+    output = history.add_mutually_exclusive_group()  # one output: --json is a format too
+    output.add_argument(
         "--format",
         choices=("table", "tree", "json", "mermaid", "html"),
         default="table",
         help="table of events (default), operation tree, JSON (for `durable replay`),"
         " or a graph: Markdown with mermaid diagrams, or a self-contained HTML page",
     )
-    history.add_argument("--json", action="store_true", help="only the events, as JSON")
+    output.add_argument("--json", action="store_true", help="only the events, as JSON")
     store_option(history)
     history.set_defaults(func=_cmd_history)
 
@@ -950,6 +1150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         refused = _service_refused(exc.code, exc.message)
         print(refused, file=sys.stderr)
         return refused.status
+    except KeyboardInterrupt:  # Ctrl-C at a moment no command handles itself
+        print("\ndurable: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     return status
 
 

@@ -27,6 +27,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -218,6 +219,11 @@ class LocalService:
         self._invoking: set[str] = set()
         # Makes a name's uniqueness check and its execution's creation one step.
         self._starting = threading.Lock()
+        # The highest N of the names ``execution-N`` each function has used, found in the
+        # store on the function's first unnamed start: a process on a store that an
+        # earlier one wrote goes on from there instead of reusing its names.
+        self._last_generated: dict[str, int] = {}
+        self._naming = threading.Lock()
         self.handler_backend = self.backend
         """What handlers (``use_backend``) and the HTTP server checkpoint through."""
 
@@ -258,7 +264,9 @@ class LocalService:
                         f" ({summary.arn}); each durable execution name must be unique"
                         " within the function"
                     )
-            return self._create(name, json.dumps(input_value), execution_name)
+            arn = self._create(name, json.dumps(input_value), execution_name)
+        self._note_name(name, execution_name)
+        return arn
 
     def _create(
         self,
@@ -269,6 +277,8 @@ class LocalService:
     ) -> str:
         """Create an execution; ``parent`` is the (ARN, operation id) of the chained invoke
         it completes."""
+        if execution_name is None:
+            execution_name = self._generated_name(name)
         event = self.backend.start_execution(
             name=execution_name, input_payload=input_payload, function_name=name
         )
@@ -276,6 +286,26 @@ class LocalService:
         record = self.backend.executions[arn]
         with record.lock:
             return self._record_new(record, name, parent)
+
+    def _generated_name(self, function: str) -> str:
+        """``execution-N``, N past every name of that form ``function`` has used: names are
+        unique within a function, also across processes on one SQLite store."""
+        with self._naming:
+            last = self._last_generated.get(function)
+            if last is None:
+                names = (_execution_name(s.arn) for s in self.store.summaries(function))
+                numbers = (_GENERATED_NAME.fullmatch(n) for n in names)
+                last = max((int(m.group(1)) for m in numbers if m), default=0)
+            self._last_generated[function] = last + 1
+            return f"execution-{last + 1}"
+
+    def _note_name(self, function: str, execution_name: str) -> None:
+        """A name given by the caller in the generated form moves the generated ones past it."""
+        match = _GENERATED_NAME.fullmatch(execution_name)
+        with self._naming:
+            last = self._last_generated.get(function)
+            if match and last is not None:
+                self._last_generated[function] = max(last, int(match.group(1)))
 
     def _record_new(
         self, record: ExecutionRecord, name: str, parent: tuple[str, str] | None
@@ -964,6 +994,9 @@ class LocalService:
             )
             self._executions[arn] = execution
             return execution
+
+
+_GENERATED_NAME = re.compile(r"execution-(\d+)")
 
 
 def _execution_name(arn: str) -> str:

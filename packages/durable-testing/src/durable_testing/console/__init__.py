@@ -228,8 +228,9 @@ class Console:
             if handler is None:
                 raise _Refused(409, f"no code is registered for {execution.function_name}")
             outcome = replay(handler, execution.operations)
-        except CommandError as exc:
-            return _json(200, {"report": str(exc), "divergence": None})
+        except CommandError as exc:  # the code on disk cannot be loaded: with its traceback
+            report = f"{exc.details or ''}{exc}"
+            return _json(200, {"report": report, "divergence": None})
         except Exception:
             report = "the code raised while replaying:\n" + traceback.format_exc()
             return _json(200, {"report": report, "divergence": None})
