@@ -67,7 +67,9 @@ def test_a_wide_async_map_checkpoints_from_one_thread() -> None:
     backend = SlowBackend()
     assert drive(run(wf), backend=backend).final["Result"] == str(sum(range(ITEMS)) * 2)
     assert len(backend.threads) == 1
-    assert len(seen) == ITEMS and max(seen) <= 1
+    # The sender, and the flusher of updates left buffered for a second (idle here):
+    # however many tasks wait on checkpoints.
+    assert len(seen) == ITEMS and max(seen) <= 2
 
 
 def _per_operation(backend: MemoryBackend) -> dict[str, list[dict[str, Any]]]:

@@ -465,3 +465,53 @@ def test_every_branch_counted_for_the_sender_is_uncounted_when_its_batch_ends(ap
     driven = drive(run(workflow if api == "sync" else async_workflow))
     assert driven.final == {"Status": "SUCCEEDED", "Result": "0"}
     assert len(after) >= len(_CONFIGS) and set(after) == {0}
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_a_long_steps_start_reaches_the_service_while_its_body_runs(api: str) -> None:
+    """An at-least-once step's START needs no call of its own, but it must not wait for
+    the step's end either: AWS's SDK sends what is buffered within a second
+    (max_batch_time_seconds), so the history and the console show the step running,
+    and a crash mid-body keeps its START."""
+    backend = MemoryBackend()
+    event = backend.start_execution(None)
+    arn = event["DurableExecutionArn"]
+
+    def started() -> bool:
+        return any(op.name == "long" for op in backend.operations(arn))
+
+    def long_body(_: Any) -> bool:
+        deadline = time.monotonic() + 3 * checkpoint_module._MAX_BUFFER_AGE
+        while not started() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return started()
+
+    def workflow(event: Any, ctx: DurableContext) -> bool:
+        return ctx.step(long_body, name="long")
+
+    async def async_workflow(event: Any, ctx: AsyncDurableContext) -> bool:
+        return await ctx.step(long_body, name="long")
+
+    with use_backend(backend):
+        response = run(workflow if api == "sync" else async_workflow)(event, None)
+    assert response == {"Status": "SUCCEEDED", "Result": "true"}
+    assert not any(t.name == "durable-checkpoint-flush" for t in threading.enumerate())
+
+
+def test_the_flusher_ends_with_the_invocation_not_at_its_next_tick(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``flush`` wakes the flusher to end it: an invocation does not wait for the tick."""
+    monkeypatch.setattr(checkpoint_module, "_MAX_BUFFER_AGE", 3600.0)
+    backend = MemoryBackend()
+    event = backend.start_execution(None)
+    responses: list[Any] = []
+
+    def invoke() -> None:
+        with use_backend(backend):
+            responses.append(run(lambda e, ctx: ctx.step(lambda _: 1, name="one"))(event, None))
+
+    invocation = threading.Thread(target=invoke, daemon=True)
+    invocation.start()
+    invocation.join(PATIENCE)
+    assert responses == [{"Status": "SUCCEEDED", "Result": "1"}]

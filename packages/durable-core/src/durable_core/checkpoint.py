@@ -63,6 +63,11 @@ _LINGER_SHARE = 0.5
 # first call then waits up to 10 ms for its items to reach their checkpoints).
 _SLOW_ROUND_TRIP = 0.02
 _MAX_LINGER = 0.001
+# An update nobody waits for (an at-least-once step's START, a batched result) is sent
+# within this time even if no other send carries it, as AWS's SDK sends a batch after
+# max_batch_time_seconds: the service sees a long step as started while it runs (its
+# history, the console), and a crash mid-body does not lose the START.
+_MAX_BUFFER_AGE = 1.0
 
 
 class Checkpointer:
@@ -117,6 +122,10 @@ class Checkpointer:
         self._persisted = 0
         self._in_flight = False
         self._sender: threading.Thread | None = None
+        # Sends what stayed buffered for _MAX_BUFFER_AGE (see ``_send_stale``); ``flush``
+        # wakes it to end.
+        self._flusher: threading.Thread | None = None
+        self._flusher_wake = threading.Condition(lock)
         self._failure: BaseException | None = None
         self._branches = 0
         # The last call's duration; until one is measured, the service counts as slow.
@@ -170,7 +179,14 @@ class Checkpointer:
             self._queued += 1
             if self._lingering:
                 self._arrivals.notify()
-            return self._queued if sync else None
+            if sync:
+                return self._queued
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._send_stale, name="durable-checkpoint-flush", daemon=True
+                )
+                self._flusher.start()
+            return None
 
     def queue_result(self, update: OperationUpdate, *, pipelined: bool = False) -> int | None:
         """``send_result``'s buffering: the number to persist through, or None."""
@@ -209,9 +225,11 @@ class Checkpointer:
         with self._cond:
             queued = self._queued
         self._persist_through(queued)
-        sender = self._sender
-        if sender is not None and sender is not threading.current_thread():
-            sender.join()
+        with self._cond:
+            self._flusher_wake.notify()
+        for thread in (self._sender, self._flusher):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
         self._raise_failure()
 
     def _persist_through(self, number: int) -> None:
@@ -323,6 +341,27 @@ class Checkpointer:
             # raises it at its next send or flush, as after a failed synchronous call.
             with self._cond:
                 self._sender = None
+
+    def _send_stale(self) -> None:
+        """Every half ``_MAX_BUFFER_AGE``, persist what was queued by the previous tick and
+        is still buffered (so nothing waits much longer than ``_MAX_BUFFER_AGE``); end
+        once everything queued is persisted, or the invocation cannot go on."""
+        stale = 0
+        try:
+            while True:
+                with self._cond:
+                    if self._persisted >= self._queued or self.revoked or self._failure:
+                        self._flusher = None
+                        return
+                    self._flusher_wake.wait(_MAX_BUFFER_AGE / 2)
+                    due, stale = (stale if self._persisted < stale else 0), self._queued
+                if due:
+                    self._persist_through(due)
+        except BaseException:
+            # Recorded by _persist_through: the handler's thread raises it at its next
+            # send or flush.
+            with self._cond:
+                self._flusher = None
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
