@@ -706,7 +706,7 @@ class AsyncDurableContext:
         cancel = threading.Event()
         events: asyncio.Queue[BranchEvent] = asyncio.Queue()
         early = tally.releases_early
-        settle = settles_ends(tally, nesting, checkpointer)
+        settle = settles_ends(tally, nesting, self._core)
 
         async def work(index: int) -> None:
             call = branch_call(batch_id, index, names[index], sub_type)

@@ -55,7 +55,6 @@ from durable_core.typed import TypedSerDes, inferred_serdes
 from durable_core.types import ErrorObject, OperationType
 
 if TYPE_CHECKING:
-    from durable_core.checkpoint import Checkpointer
     from durable_core.context import DurableContext
 
 T = TypeVar("T")
@@ -95,7 +94,7 @@ def run_branches(
     cancel = threading.Event()
     events: queue.Queue[BranchEvent] = queue.Queue()
     early = tally.releases_early
-    settle = settles_ends(tally, nesting, checkpointer)
+    settle = settles_ends(tally, nesting, batch_ctx)
 
     # Each branch submitted releases ``ran`` once it no longer runs or checkpoints (its
     # end queued, or it never began), and ``settled`` once its end is persisted and its
@@ -200,11 +199,19 @@ def check_branch_count(
     )
 
 
-def settles_ends(tally: BatchTally, nesting: NestingType, checkpointer: Checkpointer) -> bool:
+def settles_ends(tally: BatchTally, nesting: NestingType, batch_ctx: DurableContext) -> bool:
     """Whether a branch that ended waits, on its own thread, for its end to be persisted
-    once its slot is free (``BatchTally.releases_early``): a NESTED branch records an end
-    (a FLAT one none), and with batched checkpoints ends stay buffered by design."""
-    return tally.releases_early and nesting is NestingType.NESTED and not checkpointer.batch
+    once its slot is free (``BatchTally.releases_early``), to run its end hook then: only
+    with plugins to report it to (a thread kept waiting is one more for the GIL to wake
+    after every call), for a NESTED branch (a FLAT one records no end), and not with
+    batched checkpoints, where ends stay buffered by design. The batch's own end, sent
+    after the branches', persists them in any case."""
+    return (
+        tally.releases_early
+        and nesting is NestingType.NESTED
+        and batch_ctx._state.plugins is not None
+        and not batch_ctx._checkpointer.batch
+    )
 
 
 def branch_settled(batch_ctx: DurableContext, call: OperationCall) -> None:
