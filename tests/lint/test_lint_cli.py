@@ -72,6 +72,18 @@ def test_unparsable_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "broken.py: cannot lint" in capsys.readouterr().err
 
 
+def test_a_file_that_cannot_be_linted_is_never_all_clear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.py"
+    clean = tmp_path / "clean.py"
+    clean.write_text("def handler(event, ctx):\n    return ctx.step(lambda _: 1)\n")
+    assert main([str(missing), str(clean)]) == 2
+    captured = capsys.readouterr()
+    assert "missing.py: cannot lint" in captured.err
+    assert captured.out.strip() == "No findings. 1 file could not be linted (see above)."
+
+
 def test_runs_as_a_module() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "durable_testing.lint", str(FIXTURES / "clean.py")],

@@ -54,14 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     """Lint every path; print the findings; return the exit status (0, 1 or 2)."""
     args = _parser().parse_args(argv)
     findings: list[Finding] = []
-    status = 0
+    unlinted = 0
     for root in args.paths:
         for path in _python_files(root):
             try:
                 findings.extend(check_source(path.read_text(encoding="utf-8"), str(path)))
             except (OSError, SyntaxError, UnicodeDecodeError, ValueError) as exc:
                 print(f"{path}: cannot lint: {exc}", file=sys.stderr)
-                status = 2
-    output = format_json(findings) if args.format == "json" else format_text(findings)
+                unlinted += 1
+    output = format_json(findings) if args.format == "json" else format_text(findings, unlinted)
     print(output)
-    return status or (1 if findings else 0)
+    return 2 if unlinted else (1 if findings else 0)

@@ -10,13 +10,18 @@ from durable_testing.lint.checker import Finding
 __all__ = ["format_json", "format_text"]
 
 
-def format_text(findings: Sequence[Finding]) -> str:
-    """``path:line:col: CODE message [fix: ...]`` per finding, as ruff and flake8 print."""
+def format_text(findings: Sequence[Finding], unlinted: int = 0) -> str:
+    """``path:line:col: CODE message [fix: ...]`` per finding, as ruff and flake8 print,
+    and a summary, which says "All clear." only when every file could be linted."""
     lines = [
         f"{f.path}:{f.line}:{f.column}: {f.code} {f.message} [fix: {f.rule.fix}]" for f in findings
     ]
     count = len(findings)
-    lines.append(f"Found {count} finding{'' if count == 1 else 's'}." if count else "All clear.")
+    summary = f"Found {count} finding{'' if count == 1 else 's'}." if count else "No findings."
+    if unlinted:
+        files = "file" if unlinted == 1 else "files"
+        summary += f" {unlinted} {files} could not be linted (see above)."
+    lines.append(summary if count or unlinted else "All clear.")
     return "\n".join(lines)
 
 
