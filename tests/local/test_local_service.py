@@ -122,6 +122,20 @@ def test_a_response_without_a_status_fails_the_execution() -> None:
     assert result.error.error_type == "InvalidParameterValueException"
 
 
+def test_a_plain_function_echoing_its_event_is_told_to_be_wrapped_not_dumped() -> None:
+    """A handler not wrapped as durable often echoes its invocation event, which holds
+    the whole execution state: the error shows the start of it and names the fix."""
+    service = LocalService()
+    service.register("plain", lambda event, context: event)
+    result = service.run("plain", {"blob": "x" * 5000})
+    assert result.status is ExecutionStatus.FAILED
+    assert result.error is not None and result.error.error_message is not None
+    message = result.error.error_message
+    assert message.startswith("Invalid handler response: {")
+    assert "x" * 5000 not in message and "characters)" in message
+    assert "wrapped as durable" in message
+
+
 def test_the_handler_gets_a_lambda_context_and_the_input() -> None:
     seen: dict[str, Any] = {}
 

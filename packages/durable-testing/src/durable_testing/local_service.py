@@ -853,7 +853,7 @@ class LocalService:
                 execution.failed_invocations = 0
                 _log.info("%s suspended (PENDING)", _label_of(execution))
         else:
-            self._complete(execution, error=_invalid(f"Invalid handler response: {response!r}"))
+            self._complete(execution, error=_invalid(_invalid_response(response)))
 
     def _awaits_outside(self, arn: str) -> bool:
         outside = (OperationType.CALLBACK, OperationType.CHAINED_INVOKE)
@@ -1015,3 +1015,19 @@ def _label_of(execution: StoredExecution) -> str:
 
 def _invalid(message: str) -> ErrorObject:
     return _error("InvalidParameterValueException", message)
+
+
+_SHOWN_RESPONSE_CHARS = 200
+
+
+def _invalid_response(response: Any) -> str:
+    """What a handler that answered no durable status is told: the start of its answer
+    (a plain function often echoes the whole invocation event), and the likely fix."""
+    shown = repr(response)
+    if len(shown) > _SHOWN_RESPONSE_CHARS:
+        shown = f"{shown[:_SHOWN_RESPONSE_CHARS]}... ({len(shown):,} characters)"
+    return (
+        f"Invalid handler response: {shown}. A durable handler answers with a Status of "
+        "SUCCEEDED, FAILED or PENDING: is the function wrapped as durable "
+        "(durable_closure.run, @durable_execution, DurableHandler, DurableBuilder)?"
+    )
