@@ -30,12 +30,12 @@ demo: install
 	$(RUN) python examples/order_demo.py --store .demo/durable.sqlite3
 
 lint: install
-	$(RUN) ruff check packages tests $(wildcard examples)
-	$(RUN) ruff format --check packages tests $(wildcard examples)
+	$(RUN) ruff check packages tests benchmarks $(wildcard examples)
+	$(RUN) ruff format --check packages tests benchmarks $(wildcard examples)
 
-# mypy --strict over the packages, the examples (users copy them) and the tests. The
-# typing tests (tests/typecheck) are files mypy checks: each assert_type, each expected
-# error, is part of the gate. Not held to it yet: tests/core but its typing tests,
+# mypy --strict over the packages, the examples (users copy them), the benchmarks and
+# the tests. The typing tests (tests/typecheck) are files mypy checks: each assert_type,
+# each expected error, is part of the gate. Not held to it yet: tests/core but its typing tests,
 # tests/compat and tests/conformance (86 errors, mostly untyped helpers and AWS's
 # untyped packages); the lint fixtures are sample code for the linter, not tests.
 UNTYPED_TESTS := tests/core/ tests/compat/ tests/conformance/ tests/lint/ tests/__pycache__/
@@ -43,7 +43,7 @@ TYPED_TESTS := $(filter-out $(UNTYPED_TESTS),$(wildcard tests/*/)) $(wildcard te
 	$(wildcard tests/lint/*.py) tests/core/test_async_typing.py tests/core/test_async_unawaited.py
 
 typecheck: install
-	$(RUN) mypy $(dir $(wildcard packages/*/src/*/__init__.py)) examples $(TYPED_TESTS)
+	$(RUN) mypy $(dir $(wildcard packages/*/src/*/__init__.py)) examples benchmarks $(TYPED_TESTS)
 
 pytest: install conformance-venv
 	$(RUN) pytest

@@ -132,7 +132,8 @@ def theirs(steps: int) -> tuple[float, dict[str, Any]]:
     inject = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input
     imported = time.perf_counter()
     parsed = DurableExecutionInvocationInput.from_json_dict(event())
-    return imported, dict(handler(inject(parsed, Service()), None))
+    no_lambda_context: Any = None  # AWS's handler is typed to take one; it needs none here
+    return imported, dict(handler(inject(parsed, Service()), no_lambda_context))
 
 
 def main(argv: list[str]) -> int:

@@ -41,10 +41,12 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from durable_closure import run
-from durable_core import DurableContext, LambdaBackend, use_backend
+from durable_core import DurableContext, LambdaBackend, StepContext, use_backend
 from durable_testing import LocalService, RealClock, ServiceError, SqliteStore, StoreInUseError
 from durable_testing.http import LambdaApiServer
 
@@ -166,7 +168,7 @@ def starvation(busy: int, duration: float, interval: float, in_process: bool) ->
     def busy_workflow(event: Any, ctx: DurableContext) -> int:
         n = 0
         while not stop.is_set():
-            n = ctx.step(lambda _, n=n: n + 1)
+            n = ctx.step(partial(_successor, n))
             steps_done[0] += 1
         return n
 
@@ -299,8 +301,16 @@ def lookups(executions: int, clients: int) -> dict[str, Any]:
     }
 
 
+def _successor(n: int, _: StepContext) -> int:
+    return n + 1
+
+
+def _position(i: int, _: StepContext) -> int:
+    return i
+
+
 def ten_steps(event: Any, ctx: DurableContext) -> int:
-    return sum(ctx.step(lambda _, i=i: i) for i in range(10))
+    return sum(ctx.step(partial(_position, i)) for i in range(10))
 
 
 def memory(executions: int) -> dict[str, Any]:
@@ -421,7 +431,7 @@ def main() -> int:
     if args.quick:
         args.clients, args.busy, args.duration, args.kills = 20, 5, 1.0, 2
         args.executions = 50
-    figures = {
+    figures: dict[str, Callable[[], dict[str, Any]]] = {
         "burst": lambda: burst(args.clients),
         "starvation": lambda: starvation(
             args.busy, args.duration, args.interval, args.busy_in_process
