@@ -46,8 +46,13 @@ class SlowBackend(MemoryBackend):
         return super().checkpoint(execution_arn, checkpoint_token, updates, client_token)
 
 
-def _checkpoint_threads() -> int:
-    return sum(1 for t in threading.enumerate() if t.name.startswith("durable-checkpoint"))
+def _checkpoint_threads(before: set[threading.Thread]) -> int:
+    """Checkpoint threads started since ``before`` (other tests' may still be ending)."""
+    return sum(
+        1
+        for t in threading.enumerate()
+        if t.name.startswith("durable-checkpoint") and t not in before
+    )
 
 
 def test_a_wide_async_map_checkpoints_from_one_thread() -> None:
@@ -55,7 +60,7 @@ def test_a_wide_async_map_checkpoints_from_one_thread() -> None:
 
     async def item(ctx: AsyncDurableContext, value: int, i: int, items: Sequence[int]) -> int:
         async def double(s: StepContext) -> int:
-            seen.append(_checkpoint_threads())
+            seen.append(_checkpoint_threads(before))
             return value * 2
 
         return await ctx.step(double, name="double")
@@ -65,6 +70,7 @@ def test_a_wide_async_map_checkpoints_from_one_thread() -> None:
         return sum(batch.get_results())
 
     backend = SlowBackend()
+    before = set(threading.enumerate())
     assert drive(run(wf), backend=backend).final["Result"] == str(sum(range(ITEMS)) * 2)
     assert len(backend.threads) == 1
     # The sender, and the flusher of updates left buffered for a second (idle here):

@@ -515,3 +515,24 @@ def test_the_flusher_ends_with_the_invocation_not_at_its_next_tick(
     invocation.start()
     invocation.join(PATIENCE)
     assert responses == [{"Status": "SUCCEEDED", "Result": "1"}]
+
+
+def test_closing_stops_the_flusher_at_once_without_sending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An invocation that ends without persisting everything (its process going down,
+    a failed call) closes its checkpointer: the flusher must not send later with the
+    invocation's token, nor outlive it."""
+    monkeypatch.setattr(checkpoint_module, "_MAX_BUFFER_AGE", 3600.0)
+    backend = GatedBackend(calls=1)
+    checkpointer = _checkpointer(backend)
+    checkpointer.send(_update("start"), sync=False)
+    flushers = [t for t in threading.enumerate() if t.name == "durable-checkpoint-flush"]
+    assert flushers
+    waiters = checkpointer._flusher_wake._waiters  # type: ignore[attr-defined]
+    _eventually(lambda: len(waiters) == 1)  # the flusher waits for its next tick
+    checkpointer.close()
+    for thread in flushers:
+        thread.join(PATIENCE / 5)
+    assert checkpointer._flusher is None
+    assert backend.entered == []

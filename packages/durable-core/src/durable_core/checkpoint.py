@@ -126,6 +126,7 @@ class Checkpointer:
         # wakes it to end.
         self._flusher: threading.Thread | None = None
         self._flusher_wake = threading.Condition(lock)
+        self._closed = False
         self._failure: BaseException | None = None
         self._branches = 0
         # The last call's duration; until one is measured, the service counts as slow.
@@ -181,7 +182,7 @@ class Checkpointer:
                 self._arrivals.notify()
             if sync:
                 return self._queued
-            if self._flusher is None:
+            if self._flusher is None and not self._closed:
                 self._flusher = threading.Thread(
                     target=self._send_stale, name="durable-checkpoint-flush", daemon=True
                 )
@@ -342,6 +343,14 @@ class Checkpointer:
             with self._cond:
                 self._sender = None
 
+    def close(self) -> None:
+        """The invocation is over (``flush`` ran, or it ends by an error): the flusher
+        stops at once and sends nothing more, so no thread of it outlives the invocation
+        or sends with its token later."""
+        with self._cond:
+            self._closed = True
+            self._flusher_wake.notify()
+
     def _send_stale(self) -> None:
         """Every half ``_MAX_BUFFER_AGE``, persist what was queued by the previous tick and
         is still buffered (so nothing waits much longer than ``_MAX_BUFFER_AGE``); end
@@ -350,10 +359,12 @@ class Checkpointer:
         try:
             while True:
                 with self._cond:
-                    if self._persisted >= self._queued or self.revoked or self._failure:
+                    if self._done_flushing():
                         self._flusher = None
                         return
                     self._flusher_wake.wait(_MAX_BUFFER_AGE / 2)
+                    if self._closed:
+                        continue
                     due, stale = (stale if self._persisted < stale else 0), self._queued
                 if due:
                     self._persist_through(due)
@@ -362,6 +373,14 @@ class Checkpointer:
             # send or flush.
             with self._cond:
                 self._flusher = None
+
+    def _done_flushing(self) -> bool:
+        return (
+            self._closed
+            or self._persisted >= self._queued
+            or self.revoked
+            or self._failure is not None
+        )
 
     def _raise_failure(self) -> None:
         if self._failure is not None:

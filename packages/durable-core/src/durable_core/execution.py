@@ -276,14 +276,17 @@ def run_invocation(
         preload=options.preload,
     )
     ctx = DurableContext(state, replaying=log.has_history(), lambda_context=lambda_context)
-    if plugins is None:
-        return _run(handler, ctx, options, checkpointer, log)
     try:
         response = _run(handler, ctx, options, checkpointer, log)
     except BaseException as exc:
-        # Lambda re-drives the invocation: the plugins see RETRY, as in AWS's SDK.
-        plugins.finish(PluginStatus.RETRY, error=error_object_from_exception(exc))
+        if plugins is not None:
+            # Lambda re-drives the invocation: the plugins see RETRY, as in AWS's SDK.
+            plugins.finish(PluginStatus.RETRY, error=error_object_from_exception(exc))
         raise
+    finally:
+        checkpointer.close()
+    if plugins is None:
+        return response
     error = response.get("Error")
     plugins.finish(
         PluginStatus(response["Status"]),
