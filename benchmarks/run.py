@@ -60,6 +60,7 @@ from durable_core._ids import operation_id
 from durable_core.execution import LambdaHandler
 from durable_core.types import OperationAction, OperationType, OperationUpdate
 from durable_testing import ExecutionStatus, LocalService
+from durable_testing.http.routes import checkpoint_answer, state_answer
 
 from tests.compat.aws_peer import AwsServiceClient
 
@@ -162,35 +163,19 @@ class Timed:
 
 class WireLambdaClient:
     """A boto3 ``lambda`` client in front of a ``MeteredBackend``: requests and answers in
-    boto3's shapes (timestamps as datetimes), so each SDK's own boto3 backend (our
-    ``LambdaBackend``, AWS's ``LambdaClient``) builds every request and parses every
-    answer, as on Lambda; the backend's latency stands for the network. Its own
-    conversions are the service's side, the same for both SDKs."""
+    boto3's shapes (timestamps as datetimes), as the local server's routes make them, so
+    each SDK's own boto3 backend (our ``LambdaBackend``, AWS's ``LambdaClient``) builds
+    every request and parses every answer, as on Lambda; the backend's latency stands for
+    the network. Its own conversions are the service's side, the same for both SDKs."""
 
     def __init__(self, backend: MeteredBackend) -> None:
         self.backend = backend
 
     def checkpoint_durable_execution(self, **params: Any) -> dict[str, Any]:
-        answer = self.backend.checkpoint(
-            params["DurableExecutionArn"],
-            params["CheckpointToken"],
-            [OperationUpdate.from_wire(update) for update in params["Updates"]],
-            params.get("ClientToken"),
-        )
-        operations = [operation.to_wire() for operation in answer.operations]
-        return {
-            "CheckpointToken": answer.checkpoint_token,
-            "NewExecutionState": {"Operations": operations},
-        }
+        return checkpoint_answer(self.backend, params)
 
     def get_durable_execution_state(self, **params: Any) -> dict[str, Any]:
-        page = self.backend.get_state(
-            params["DurableExecutionArn"], params["CheckpointToken"], params["Marker"]
-        )
-        answer: dict[str, Any] = {"Operations": [op.to_wire() for op in page.operations]}
-        if page.next_marker:
-            answer["NextMarker"] = page.next_marker
-        return answer
+        return state_answer(self.backend, params)
 
 
 def ours(
@@ -220,8 +205,6 @@ def theirs(workflow: Workflow, *, wire: bool = False) -> Invoke:
     service client is the AWS adapter over the same backend. Parsing the JSON event is
     AWS's own code (``from_json_dict``) and is timed, as our parsing is. With ``wire``,
     its handler made with ``boto3_client=`` a ``WireLambdaClient``, as ``ours`` is."""
-    handler = durable_execution(workflow)
-    inject = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input
 
     def through_wire(backend: MeteredBackend, event: dict[str, Any]) -> Timed:
         boto3_client: Any = WireLambdaClient(backend)  # boto3-shaped, not boto3's class
@@ -235,6 +218,8 @@ def theirs(workflow: Workflow, *, wire: bool = False) -> Invoke:
 
     if wire:
         return through_wire
+    handler = durable_execution(workflow)
+    inject = DurableExecutionInvocationInputWithClient.from_durable_execution_invocation_input
 
     def invoke(backend: MeteredBackend, event: dict[str, Any]) -> Timed:
         client = MeteredServiceClient(backend)

@@ -152,7 +152,9 @@ class _Recording:
         )
 
 
-class AwsRecorder(DurableInstrumentationPlugin):
+class _Forwarding:
+    """A plugin whose every hook is the recording's."""
+
     def __init__(self, recording: _Recording) -> None:
         self.recording = recording
 
@@ -162,14 +164,12 @@ class AwsRecorder(DurableInstrumentationPlugin):
         return super().__getattribute__(name)
 
 
-class OurRecorder(DurablePlugin):
-    def __init__(self, recording: _Recording) -> None:
-        self.recording = recording
+class AwsRecorder(_Forwarding, DurableInstrumentationPlugin):
+    pass
 
-    def __getattribute__(self, name: str) -> Any:
-        if name.startswith("on_"):
-            return getattr(object.__getattribute__(self, "recording"), name)
-        return super().__getattribute__(name)
+
+class OurRecorder(_Forwarding, DurablePlugin):
+    pass
 
 
 class _AwsFactory:

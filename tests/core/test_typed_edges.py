@@ -67,20 +67,6 @@ async def _async_callback(event: Any, ctx: AsyncDurableContext) -> dict[str, Any
     return _describe(order)
 
 
-@pytest.mark.parametrize("handler", [_sync_callback, _async_callback], ids=["sync", "async"])
-def test_a_callback_answered_with_plain_json_reads_as_the_model(handler: Any) -> None:
-    execution = start(run(handler))
-    assert execution.invoke()["Status"] == "PENDING"
-    execution.complete(
-        execution.only(OperationType.CALLBACK), OperationStatus.SUCCEEDED, result=PLAIN
-    )
-    assert execution.invoke()["Status"] == "PENDING"  # the wait
-    execution.fire_timers()
-    final = execution.invoke()
-    assert final["Status"] == "SUCCEEDED", final
-    assert json.loads(final["Result"]) == {"type": "Order", "id": 2, "total": "3.50"}
-
-
 def _sync_wait_for_callback(event: Any, ctx: DurableContext) -> dict[str, Any]:
     config = WaitForCallbackConfig(serdes=TypedSerDes(Order))
     order = ctx.wait_for_callback(lambda callback_id, step: None, "approval", config)
@@ -96,9 +82,11 @@ async def _async_wait_for_callback(event: Any, ctx: AsyncDurableContext) -> dict
 
 
 @pytest.mark.parametrize(
-    "handler", [_sync_wait_for_callback, _async_wait_for_callback], ids=["sync", "async"]
+    "handler",
+    [_sync_callback, _async_callback, _sync_wait_for_callback, _async_wait_for_callback],
+    ids=["callback-sync", "callback-async", "wait_for_callback-sync", "wait_for_callback-async"],
 )
-def test_wait_for_callback_with_plain_json_reads_as_the_model(handler: Any) -> None:
+def test_a_callback_answered_with_plain_json_reads_as_the_model(handler: Any) -> None:
     execution = start(run(handler))
     assert execution.invoke()["Status"] == "PENDING"
     execution.complete(

@@ -365,7 +365,9 @@ class Checkpointer:
                     self._flusher_wake.wait(_MAX_BUFFER_AGE / 2)
                     if self._closed:
                         continue
-                    due, stale = (stale if self._persisted < stale else 0), self._queued
+                    # What the previous tick saw queued and is still buffered is due now.
+                    due = stale if self._persisted < stale else 0
+                    stale = self._queued
                 if due:
                     self._persist_through(due)
         except BaseException:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from durable_core.backends.base import DurableBackend
 from durable_core.backends.memory import ServiceError
 from durable_core.errors import CheckpointError
 from durable_core.types import ErrorObject, OperationUpdate
@@ -68,6 +69,29 @@ class Route:
         return cls(operation, method, re.compile(regex + "$"))
 
 
+def checkpoint_answer(backend: DurableBackend, params: dict[str, Any]) -> dict[str, Any]:
+    """CheckpointDurableExecution on ``backend``, request and answer in boto3's shapes
+    (the server's route, and an in-process boto3-shaped client such as the benchmark's)."""
+    answer = backend.checkpoint(
+        params["DurableExecutionArn"],
+        params["CheckpointToken"],
+        [OperationUpdate.from_wire(u) for u in params.get("Updates") or ()],
+        params.get("ClientToken"),
+    )
+    return {
+        "CheckpointToken": answer.checkpoint_token,
+        "NewExecutionState": {"Operations": [op.to_wire() for op in answer.operations]},
+    }
+
+
+def state_answer(backend: DurableBackend, params: dict[str, Any]) -> dict[str, Any]:
+    """GetDurableExecutionState on ``backend``, in boto3's shapes (see ``checkpoint_answer``)."""
+    page = backend.get_state(
+        params["DurableExecutionArn"], params["CheckpointToken"], params.get("Marker", "")
+    )
+    return {"Operations": [op.to_wire() for op in page.operations], "NextMarker": page.next_marker}
+
+
 class DurableApi:
     """The operations the server routes to, by their model names."""
 
@@ -83,28 +107,12 @@ class DurableApi:
     # -- the handler's side -------------------------------------------------------
 
     def checkpoint_durable_execution(self, params: dict[str, Any]) -> dict[str, Any]:
-        updates = [OperationUpdate.from_wire(u) for u in params.get("Updates") or ()]
         with _backend_errors():
-            answer = self.service.handler_backend.checkpoint(
-                params["DurableExecutionArn"],
-                params["CheckpointToken"],
-                updates,
-                params.get("ClientToken"),
-            )
-        return {
-            "CheckpointToken": answer.checkpoint_token,
-            "NewExecutionState": {"Operations": [op.to_wire() for op in answer.operations]},
-        }
+            return checkpoint_answer(self.service.handler_backend, params)
 
     def get_durable_execution_state(self, params: dict[str, Any]) -> dict[str, Any]:
         with _backend_errors():
-            page = self.service.handler_backend.get_state(
-                params["DurableExecutionArn"], params["CheckpointToken"], params.get("Marker", "")
-            )
-        return {
-            "Operations": [op.to_wire() for op in page.operations],
-            "NextMarker": page.next_marker,
-        }
+            return state_answer(self.service.handler_backend, params)
 
     # -- the caller's side --------------------------------------------------------
 
